@@ -1,0 +1,117 @@
+//! `#[protocol]`: on the struct it names the protocol; on the impl block it generates the
+//! port set, the timer enum, the dispatch and the descriptor table.
+
+mod expand;
+mod model;
+mod parse;
+mod validate;
+
+use darling::Error;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::util::errors_to_tokens;
+use parse::{ImplArgs, StructArgs};
+
+/// Entry point: `attr` are the attribute's arguments, `item` what it is on.
+pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(syn::Item::Struct(item)) => expand_struct(attr, item),
+        Ok(syn::Item::Impl(item)) => expand_impl(attr, item),
+        Ok(other) => {
+            let error = syn::Error::new_spanned(
+                item_keyword(&other),
+                "`#[protocol]` goes on a protocol's struct and on its impl block\n\
+                 help: declare the protocol state as a struct: `#[protocol] struct MyProtocol { ... }`",
+            )
+            .to_compile_error();
+            quote!(#error #other)
+        }
+        Err(error) => {
+            let error = error.to_compile_error();
+            quote!(#error #item)
+        }
+    }
+}
+
+fn item_keyword(item: &syn::Item) -> TokenStream {
+    match item {
+        syn::Item::Enum(e) => {
+            let token = &e.enum_token;
+            quote!(#token)
+        }
+        syn::Item::Fn(f) => {
+            let sig = &f.sig;
+            quote!(#sig)
+        }
+        syn::Item::Trait(t) => {
+            let ident = &t.ident;
+            quote!(#ident)
+        }
+        syn::Item::Union(u) => {
+            let ident = &u.ident;
+            quote!(#ident)
+        }
+        other => quote!(#other),
+    }
+}
+
+/// The struct is emitted unchanged, plus its `ProtocolState` impl.
+fn expand_struct(attr: TokenStream, item: syn::ItemStruct) -> TokenStream {
+    let mut errors = Error::accumulator();
+    let args = errors
+        .handle(parse::parse_args::<StructArgs>(attr))
+        .unwrap_or_default();
+    if !item.generics.params.is_empty() {
+        errors.push(
+            Error::custom(
+                "generic protocols are not supported: the dispatch table is built for one concrete type\n\
+                 help: make the protocol concrete, or move the generic part into a field",
+            )
+            .with_span(&item.generics),
+        );
+    }
+    if let Err(errors) = errors.finish() {
+        let errors = errors_to_tokens(errors);
+        return quote!(#errors #item);
+    }
+    let krate = args.krate.unwrap_or_else(|| syn::parse_quote!(::vipe_rt));
+    let ident = &item.ident;
+    let name = args.name.unwrap_or_else(|| ident.to_string());
+    quote! {
+        #item
+
+        impl #krate::ProtocolState for #ident {
+            const NAME: &'static str = #name;
+        }
+    }
+}
+
+/// The impl block is emitted with its handler attributes removed, followed by the
+/// generated items. On errors, the block is still emitted (so unrelated code keeps
+/// compiling) along with every error found.
+fn expand_impl(attr: TokenStream, mut item: syn::ItemImpl) -> TokenStream {
+    let mut errors = Error::accumulator();
+    let args = errors
+        .handle(parse::parse_args::<ImplArgs>(attr))
+        .unwrap_or_default();
+    let raw = parse::take_handlers(&mut item, &mut errors);
+    let model = validate::validate(args, &item, raw, &mut errors);
+    match (errors.finish(), model) {
+        (Ok(()), Some(model)) => {
+            let generated = expand::expand(&model);
+            quote! {
+                #item
+                #generated
+            }
+        }
+        (Err(errors), _) => {
+            let errors = errors_to_tokens(errors);
+            quote!(#errors #item)
+        }
+        (Ok(()), None) => quote!(#item),
+    }
+}
+
+#[cfg(test)]
+mod tests;

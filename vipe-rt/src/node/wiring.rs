@@ -1,0 +1,139 @@
+//! Which port leads where: the connections between protocol ports and devices.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::fmt;
+
+use hashbrown::HashMap;
+use rustc_hash::FxBuildHasher;
+
+use super::{DeviceId, InstanceId};
+
+/// One end of a connection: a protocol instance's port, with its key for a keyed port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PortRef {
+    /// The instance.
+    pub instance: InstanceId,
+    /// The port's index in the protocol's descriptor.
+    pub port: u16,
+    /// The key, for a keyed port.
+    pub key: Option<u64>,
+}
+
+/// Where a port leads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Peer {
+    Port(PortRef),
+    Device(DeviceId),
+}
+
+/// Why a connection could not be made; each says what to change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WiringError {
+    /// The port is already connected; a port (with its key) leads to exactly one place.
+    AlreadyConnected {
+        /// `protocol.port[key]` as text.
+        port: alloc::string::String,
+    },
+    /// The device is already attached to a port.
+    DeviceAlreadyAttached {
+        /// The device's name.
+        device: alloc::string::String,
+    },
+    /// No such device in this node.
+    UnknownDevice(DeviceId),
+    /// No such instance in this node (a handle from another node?).
+    UnknownInstance(InstanceId),
+    /// The port index is not one of the protocol's ports, or a key was given for an
+    /// unkeyed port (or none for a keyed one).
+    BadPort {
+        /// The protocol's name.
+        protocol: &'static str,
+        /// The port index given.
+        port: u16,
+    },
+}
+
+impl fmt::Display for WiringError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WiringError::AlreadyConnected { port } => write!(
+                f,
+                "port {port} is already connected; each port (and key) leads to one place: \
+                 remove the earlier connect() or use a different key"
+            ),
+            WiringError::DeviceAlreadyAttached { device } => write!(
+                f,
+                "device `{device}` is already attached to a port; add a second device instead"
+            ),
+            WiringError::UnknownDevice(d) => {
+                write!(
+                    f,
+                    "device {d:?} does not exist in this node; use the id add_device() returned"
+                )
+            }
+            WiringError::UnknownInstance(i) => write!(
+                f,
+                "instance {i:?} does not exist in this node; use the handle this node's add() returned"
+            ),
+            WiringError::BadPort { protocol, port } => write!(
+                f,
+                "port index {port} is not a port of protocol `{protocol}` (or its key does not match the port's kind); \
+                 build port references with handle.port(...)"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for WiringError {}
+
+#[derive(Default)]
+struct PortWiring {
+    unkeyed: Option<Peer>,
+    keyed: Option<Box<HashMap<u64, Peer, FxBuildHasher>>>,
+}
+
+/// The node's connection table, indexed by instance then port.
+#[derive(Default)]
+pub(crate) struct Wiring {
+    ports: Vec<Vec<PortWiring>>,
+}
+
+impl Wiring {
+    pub(crate) fn add_instance(&mut self, port_count: usize) {
+        self.ports
+            .push((0..port_count).map(|_| PortWiring::default()).collect());
+    }
+
+    #[inline]
+    pub(crate) fn peer(&self, instance: InstanceId, port: u16, key: Option<u64>) -> Option<Peer> {
+        let wiring = self
+            .ports
+            .get(usize::from(instance.0))?
+            .get(usize::from(port))?;
+        match key {
+            None => wiring.unkeyed,
+            Some(key) => wiring.keyed.as_ref()?.get(&key).copied(),
+        }
+    }
+
+    /// Sets where `from` leads; `Err(())` if it already leads somewhere.
+    pub(crate) fn set(&mut self, from: PortRef, to: Peer) -> Result<(), ()> {
+        let wiring = &mut self.ports[usize::from(from.instance.0)][usize::from(from.port)];
+        match from.key {
+            None if wiring.unkeyed.is_some() => Err(()),
+            None => {
+                wiring.unkeyed = Some(to);
+                Ok(())
+            }
+            Some(key) => {
+                let keyed = wiring.keyed.get_or_insert_with(Default::default);
+                if keyed.contains_key(&key) {
+                    return Err(());
+                }
+                keyed.insert(key, to);
+                Ok(())
+            }
+        }
+    }
+}
