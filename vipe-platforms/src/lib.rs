@@ -1,1 +1,22 @@
-//! placeholder
+//! # vipe-platforms — where VIPE nodes run
+//!
+//! Each platform drives [`vipe_rt::Node`]s through the same sans-IO surface (feed input,
+//! advance time, drain transmits, sleep until the next deadline). One module per
+//! platform, chosen at compile time by cargo feature:
+//!
+//! | feature | platform |
+//! |---|---|
+//! | `sim` (default) | [`sim`]: the built-in deterministic discrete-event simulator |
+//!
+//! The Linux (TAP, UDP), ns-3 and bare-metal backends join behind their own features.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+#[cfg(not(any(feature = "sim")))]
+compile_error!(
+    "vipe-platforms: no platform selected. Enable one with a cargo feature, e.g. \
+     `--features sim` (the built-in simulator, the default)."
+);
+
+#[cfg(feature = "sim")]
+pub mod sim;
