@@ -27,7 +27,8 @@ impl Summary {
         }
         let mut sorted = samples.to_vec();
         sorted.sort_unstable();
-        let rank = |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
+        let rank =
+            |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
         let total: u128 = sorted.iter().map(|d| u128::from(d.as_nanos())).sum();
         Some(Summary {
             count: sorted.len(),

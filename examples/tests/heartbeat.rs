@@ -31,7 +31,13 @@ fn clean_link_rtt_is_exactly_propagation_plus_serialisation() {
     // 2 × 10 ms propagation + 2 × 60 bytes at 10 Mbit/s (48 µs each).
     let expected = Duration::from_micros(20_096);
     for (_, outcome) in &report.outcomes {
-        assert_eq!(*outcome, ProbeOutcome::Answered { rtt: expected, attempts: 1 });
+        assert_eq!(
+            *outcome,
+            ProbeOutcome::Answered {
+                rtt: expected,
+                attempts: 1
+            }
+        );
     }
     assert_eq!(report.sim.transmitted, 100);
     assert_eq!(report.sim.delivered, 100);
@@ -50,7 +56,11 @@ fn lossy_link_retransmits_and_gives_up() {
     assert!(report.retransmissions > 30, "{}", report.summary());
     assert!(lost > 10, "{}", report.summary());
     assert_eq!(report.rtts().len() + lost, 100);
-    assert_eq!(report.nodes[0].counters.values().sum::<u64>(), 100, "replies + given up");
+    assert_eq!(
+        report.nodes[0].counters.values().sum::<u64>(),
+        100,
+        "replies + given up"
+    );
     // Every loss the link reports is a frame that never arrived.
     assert_eq!(
         report.sim.transmitted - report.sim.delivered,
@@ -92,7 +102,11 @@ fn same_seed_gives_identical_trace_and_pcaps() {
     assert!(!r1.trace.is_empty());
     assert_eq!(r1.trace, r2.trace, "same seed, same trace");
     assert_ne!(r1.trace, r3.trace, "another seed draws other losses");
-    for name in ["heartbeat-prober.pcap", "heartbeat-responder.pcap", "heartbeat-probes.csv"] {
+    for name in [
+        "heartbeat-prober.pcap",
+        "heartbeat-responder.pcap",
+        "heartbeat-probes.csv",
+    ] {
         let a = std::fs::read(d1.join(name)).unwrap();
         let b = std::fs::read(d2.join(name)).unwrap();
         assert!(a.len() > 24, "{name} has content");
@@ -106,19 +120,36 @@ fn tshark_verdict(pcap: &Path) -> (usize, String) {
     let tshark = Command::new("tshark")
         .args(["-n", "-r"])
         .arg(pcap)
-        .args(["-T", "fields", "-e", "frame.number", "-e", "_ws.malformed", "-e", "_ws.expert.severity", "-e", "eth.type"])
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "_ws.malformed",
+            "-e",
+            "_ws.expert.severity",
+            "-e",
+            "eth.type",
+        ])
         .output()
         .unwrap_or_else(|e| {
             panic!("tshark is needed to check our pcaps ({e}); install it: apt-get install tshark")
         });
-    assert!(tshark.status.success(), "tshark failed: {}", String::from_utf8_lossy(&tshark.stderr));
+    assert!(
+        tshark.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&tshark.stderr)
+    );
     let out = String::from_utf8(tshark.stdout).unwrap();
     let frames = out.lines().count();
     let bad: Vec<&str> = out
         .lines()
         .filter(|line| {
             let cols: Vec<&str> = line.split('\t').collect();
-            !cols.get(1).unwrap_or(&"").is_empty() || !cols.get(2).unwrap_or(&"").is_empty() || cols.get(3) != Some(&"0x88b5")
+            !cols.get(1).unwrap_or(&"").is_empty()
+                || !cols.get(2).unwrap_or(&"").is_empty()
+                || cols.get(3) != Some(&"0x88b5")
         })
         .collect();
     (frames, bad.join("\n"))
@@ -128,14 +159,21 @@ fn tshark_verdict(pcap: &Path) -> (usize, String) {
 fn wireshark_reads_every_frame_of_our_pcaps() {
     let dir = scratch("tshark");
     let report = run_into(&dir, 3);
-    for (name, end) in [("heartbeat-prober.pcap", 0), ("heartbeat-responder.pcap", 1)] {
+    for (name, end) in [
+        ("heartbeat-prober.pcap", 0),
+        ("heartbeat-responder.pcap", 1),
+    ] {
         let (frames, bad) = tshark_verdict(&dir.join(name));
         assert!(bad.is_empty(), "{name}: frames tshark flags:\n{bad}");
         // The prober's capture sees everything it sent (lost or not) and every reply
         // that arrived; likewise for the responder.
         let sent_and_received = report.trace.iter().filter(|e| {
             e.node.0 == end
-                && matches!(e.kind, vipe_platforms::sim::TraceKind::Transmit | vipe_platforms::sim::TraceKind::Receive)
+                && matches!(
+                    e.kind,
+                    vipe_platforms::sim::TraceKind::Transmit
+                        | vipe_platforms::sim::TraceKind::Receive
+                )
         });
         assert_eq!(frames, sent_and_received.count(), "{name}");
     }

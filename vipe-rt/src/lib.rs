@@ -52,6 +52,7 @@ pub mod node;
 pub mod packet;
 pub mod protocol;
 pub mod rng;
+pub mod testing;
 pub mod time;
 pub mod timer;
 

@@ -58,8 +58,10 @@ fn demux_node() -> (Node, DeviceId, Handle<Demux>, Handle<Upper>, Handle<Upper>)
     let b = node.add_named(Upper::default(), "upper-b");
     let dev = node.add_device("eth0", DeviceKind::Frame);
     node.attach(dev, demux.port(DemuxPort::Lower)).unwrap();
-    node.connect(demux.port(DemuxPort::Upper(b'a')), a.port(UpperPort::Lower)).unwrap();
-    node.connect(demux.port(DemuxPort::Upper(b'b')), b.port(UpperPort::Lower)).unwrap();
+    node.connect(demux.port(DemuxPort::Upper(b'a')), a.port(UpperPort::Lower))
+        .unwrap();
+    node.connect(demux.port(DemuxPort::Upper(b'b')), b.port(UpperPort::Lower))
+        .unwrap();
     node.start(Instant::ZERO);
     (node, dev, demux, a, b)
 }
@@ -118,10 +120,14 @@ fn wiring_mistakes_are_errors_that_say_what_to_change() {
     assert!(err.to_string().contains("Demux.upper[0x61]"), "{err}");
     let err = node.attach(dev, a.port(UpperPort::Lower)).unwrap_err();
     assert!(err.to_string().contains("eth0"), "{err}");
-    let err = node.attach(DeviceId(9), a.port(UpperPort::Lower)).unwrap_err();
+    let err = node
+        .attach(DeviceId(9), a.port(UpperPort::Lower))
+        .unwrap_err();
     assert_eq!(err, WiringError::UnknownDevice(DeviceId(9)));
     let mut other = Node::new(NodeId(2));
-    let err = other.attach(DeviceId(0), a.port(UpperPort::Lower)).unwrap_err();
+    let err = other
+        .attach(DeviceId(0), a.port(UpperPort::Lower))
+        .unwrap_err();
     assert_eq!(err, WiringError::UnknownInstance(a.id()));
 }
 
@@ -178,7 +184,13 @@ fn timers_fire_in_order_rearm_cancel_and_repeat() {
         .collect();
     assert_eq!(
         log,
-        [(10, "tick"), (15, "once 1"), (20, "tick"), (25, "once 3"), (30, "tick")]
+        [
+            (10, "tick"),
+            (15, "once 1"),
+            (20, "tick"),
+            (25, "once 3"),
+            (30, "tick")
+        ]
     );
     assert_eq!(fired_at, [10, 15, 20, 25, 30]);
     assert_eq!(node.stats().timers_fired, 5);
@@ -238,20 +250,31 @@ fn a_panicking_handler_stops_only_its_instance() {
     node.handle_input(Instant::from_millis(1), d0, Packet::from_slice(b"fine"));
     node.handle_input(Instant::from_millis(2), d0, Packet::from_slice(b"boom"));
     node.handle_input(Instant::from_millis(3), d0, Packet::from_slice(b"after"));
-    node.handle_input(Instant::from_millis(4), d1, Packet::from_slice(b"still here"));
+    node.handle_input(
+        Instant::from_millis(4),
+        d1,
+        Packet::from_slice(b"still here"),
+    );
 
     let faults = node.faults();
     assert_eq!(faults.len(), 1);
     assert_eq!(faults[0].protocol, "Fragile");
     assert_eq!(faults[0].handler, "receive");
     assert_eq!(faults[0].instance, fragile.id());
-    assert!(faults[0].message.contains("fragile protocol got a bomb"), "{}", faults[0].message);
+    assert!(
+        faults[0].message.contains("fragile protocol got a bomb"),
+        "{}",
+        faults[0].message
+    );
     assert_eq!(faults[0].time, Instant::from_millis(2));
 
     let states: Vec<InstanceState> = node.instances().map(|(_, _, _, s)| s).collect();
     assert_eq!(states, [InstanceState::Failed, InstanceState::Running]);
     assert_eq!(node.protocol(fragile).unwrap().forwarded, 1);
-    assert_eq!(node.protocol(sturdy).unwrap().seen, [b"still here".to_vec()]);
+    assert_eq!(
+        node.protocol(sturdy).unwrap().seen,
+        [b"still here".to_vec()]
+    );
     assert_eq!(node.stats().drops_for("instance not running"), 1);
     // The failed instance's periodic timer is gone: the node has nothing left to do.
     assert_eq!(node.next_deadline(), None);
@@ -309,7 +332,8 @@ fn an_event_storm_yields_back_to_the_platform() {
     let mut node = Node::with_config(config);
     let a = node.add(Bouncer);
     let b = node.add(Bouncer);
-    node.connect(a.port(BouncerPort::Peer), b.port(BouncerPort::Peer)).unwrap();
+    node.connect(a.port(BouncerPort::Peer), b.port(BouncerPort::Peer))
+        .unwrap();
     let dev = node.add_device("eth0", DeviceKind::Frame);
     node.attach(dev, a.port(BouncerPort::Lower)).unwrap();
     node.start(Instant::ZERO);
@@ -328,8 +352,15 @@ fn descriptors_name_ports_timers_and_handlers() {
     let d = <Clock as Protocol>::DESCRIPTOR;
     assert_eq!(d.name, "Clock");
     assert!(d.ports.is_empty());
-    let timers: Vec<(&str, &[&str], &str)> = d.timers.iter().map(|t| (t.name, t.args, t.handler)).collect();
-    assert_eq!(timers, [("Tick", &[][..], "tick"), ("Once", &["u32"][..], "once")]);
+    let timers: Vec<(&str, &[&str], &str)> = d
+        .timers
+        .iter()
+        .map(|t| (t.name, t.args, t.handler))
+        .collect();
+    assert_eq!(
+        timers,
+        [("Tick", &[][..], "tick"), ("Once", &["u32"][..], "once")]
+    );
     assert_eq!(d.handlers[0].kind, HandlerKind::Start);
     let d = <Demux as Protocol>::DESCRIPTOR;
     assert_eq!(d.ports[1].name, "upper");

@@ -170,7 +170,12 @@ impl HeartbeatReport {
                 ms(r.max)
             );
         }
-        let drops: Vec<String> = self.sim.drops.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let drops: Vec<String> = self
+            .sim
+            .drops
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
         let _ = writeln!(
             s,
             "link:     {} frames sent, {} delivered, dropped [{}]",
@@ -228,7 +233,8 @@ pub fn run(config: &HeartbeatConfig) -> Result<HeartbeatReport, String> {
     if let Some(dir) = &config.out_dir {
         for (name, end) in [("prober", link.a), ("responder", link.b)] {
             let path = dir.join(format!("heartbeat-{name}.pcap"));
-            sim.capture(end.node, end.device, &path).map_err(|e| e.to_string())?;
+            sim.capture(end.node, end.device, &path)
+                .map_err(|e| e.to_string())?;
             files.push(path);
         }
     }
@@ -261,13 +267,17 @@ pub fn run(config: &HeartbeatConfig) -> Result<HeartbeatReport, String> {
         duplicate_replies: p.duplicate_replies,
         finished_at,
         sim: sim.stats().clone(),
-        nodes: [node_a.stats().clone(), sim.node(b).expect("node b").stats().clone()],
+        nodes: [
+            node_a.stats().clone(),
+            sim.node(b).expect("node b").stats().clone(),
+        ],
         trace: sim.trace().to_vec(),
         files,
     };
     if let Some(dir) = &config.out_dir {
         let path = dir.join("heartbeat-probes.csv");
-        std::fs::write(&path, report.csv()).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        std::fs::write(&path, report.csv())
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
         report.files.push(path);
     }
     Ok(report)

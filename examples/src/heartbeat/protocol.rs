@@ -70,13 +70,18 @@ impl Prober {
 
     /// Every probe sent so far with its outcome, by sequence number.
     pub fn outcomes(&self) -> impl Iterator<Item = (u32, ProbeOutcome)> + '_ {
-        self.probes.iter().map(|(seq, (_, outcome))| (*seq, *outcome))
+        self.probes
+            .iter()
+            .map(|(seq, (_, outcome))| (*seq, *outcome))
     }
 
     /// Whether every probe has been answered or given up.
     pub fn done(&self) -> bool {
         self.next_seq == self.config.count
-            && self.probes.values().all(|(_, o)| !matches!(o, ProbeOutcome::Pending))
+            && self
+                .probes
+                .values()
+                .all(|(_, o)| !matches!(o, ProbeOutcome::Pending))
     }
 
     fn transmit(&mut self, cx: &mut Cx<Self>, seq: u32, attempt: u8) {
@@ -124,7 +129,9 @@ impl Prober {
             return;
         }
         if *attempts > self.config.max_retries {
-            *outcome = ProbeOutcome::GaveUp { attempts: *attempts };
+            *outcome = ProbeOutcome::GaveUp {
+                attempts: *attempts,
+            };
             cx.count("probes given up");
             return;
         }

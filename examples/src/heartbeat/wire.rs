@@ -65,7 +65,10 @@ impl ParseError {
 impl Heartbeat {
     /// Parses a frame.
     pub fn parse(frame: &[u8]) -> Result<Heartbeat, ParseError> {
-        let (Some(eth), Some(body)) = (frame.get(..ETH_HEADER), frame.get(ETH_HEADER..ETH_HEADER + BODY)) else {
+        let (Some(eth), Some(body)) = (
+            frame.get(..ETH_HEADER),
+            frame.get(ETH_HEADER..ETH_HEADER + BODY),
+        ) else {
             return Err(ParseError::TooShort);
         };
         if u16::from_be_bytes([eth[12], eth[13]]) != ETHERTYPE {
@@ -127,7 +130,10 @@ mod tests {
         hb.emit(&mut pkt);
         assert_eq!(pkt.len(), MIN_FRAME);
         assert_eq!(Heartbeat::parse(pkt.data()), Ok(hb));
-        assert_eq!(Heartbeat::parse(&pkt.data()[..20]), Err(ParseError::TooShort));
+        assert_eq!(
+            Heartbeat::parse(&pkt.data()[..20]),
+            Err(ParseError::TooShort)
+        );
         let mut other = pkt.data().to_vec();
         other[12] = 0x08;
         assert_eq!(Heartbeat::parse(&other), Err(ParseError::NotHeartbeat));

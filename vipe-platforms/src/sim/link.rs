@@ -121,7 +121,10 @@ mod tests {
     fn serialisation_delay_follows_bandwidth() {
         let cfg = LinkConfig::default().bandwidth_bps(10_000_000);
         assert_eq!(cfg.serialisation_delay(1250), Duration::from_millis(1));
-        assert_eq!(cfg.bandwidth_bps(0).serialisation_delay(1500), Duration::ZERO);
+        assert_eq!(
+            cfg.bandwidth_bps(0).serialisation_delay(1500),
+            Duration::ZERO
+        );
     }
 
     #[test]

@@ -67,12 +67,24 @@ pub enum SimError {
 impl fmt::Display for SimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SimError::UnknownNode(n) => write!(f, "node {} does not exist; use an id add_node() returned", n.0),
+            SimError::UnknownNode(n) => write!(
+                f,
+                "node {} does not exist; use an id add_node() returned",
+                n.0
+            ),
             SimError::UnknownDevice(n, d) => {
-                write!(f, "node {} has no device {}; capture a device that link() created", n.0, d.0)
+                write!(
+                    f,
+                    "node {} has no device {}; capture a device that link() created",
+                    n.0, d.0
+                )
             }
             SimError::BadLink(why) => write!(f, "bad link configuration: {why}"),
-            SimError::SelfLink(n) => write!(f, "node {} cannot be linked to itself; link two different nodes", n.0),
+            SimError::SelfLink(n) => write!(
+                f,
+                "node {} cannot be linked to itself; link two different nodes",
+                n.0
+            ),
         }
     }
 }
@@ -110,7 +122,11 @@ enum EventKind {
     /// A link direction finished putting a packet on the wire.
     TxDone { link: u32, dir: u8 },
     /// A packet reaches a device.
-    Arrive { node: u32, device: DeviceId, packet: Packet },
+    Arrive {
+        node: u32,
+        device: DeviceId,
+        packet: Packet,
+    },
 }
 
 #[derive(Debug)]
@@ -263,7 +279,12 @@ impl Simulator {
     }
 
     /// Writes every frame sent or received on `device` of `node` to a pcap file at `path`.
-    pub fn capture(&mut self, node: NodeId, device: DeviceId, path: impl AsRef<Path>) -> Result<(), CaptureError> {
+    pub fn capture(
+        &mut self,
+        node: NodeId,
+        device: DeviceId,
+        path: impl AsRef<Path>,
+    ) -> Result<(), CaptureError> {
         let sim_node = self
             .nodes
             .get_mut(node.0 as usize)
@@ -275,7 +296,8 @@ impl Simulator {
         if sim_node.ports.len() <= index {
             sim_node.ports.resize_with(index + 1, DevicePort::default);
         }
-        let capture = Capture::create(path.as_ref()).map_err(|e| CaptureError::Io(path.as_ref().display().to_string(), e))?;
+        let capture = Capture::create(path.as_ref())
+            .map_err(|e| CaptureError::Io(path.as_ref().display().to_string(), e))?;
         sim_node.ports[index].capture = Some(capture);
         Ok(())
     }
@@ -401,12 +423,20 @@ impl Simulator {
                     self.start_transmission(link, dir, packet);
                 }
             }
-            EventKind::Arrive { node, device, packet } => {
+            EventKind::Arrive {
+                node,
+                device,
+                packet,
+            } => {
                 self.stats.delivered += 1;
                 let now = self.now;
                 self.record(node, device, TraceKind::Receive, packet.data());
                 let sim_node = &mut self.nodes[node as usize];
-                if let Some(capture) = sim_node.ports.get_mut(usize::from(device.0)).and_then(|p| p.capture.as_mut()) {
+                if let Some(capture) = sim_node
+                    .ports
+                    .get_mut(usize::from(device.0))
+                    .and_then(|p| p.capture.as_mut())
+                {
                     capture.write(now, packet.data());
                 }
                 let sim_node = &mut self.nodes[node as usize];
@@ -431,7 +461,9 @@ impl Simulator {
 
     fn drain_transmits(&mut self, node: u32) {
         while let Some(tx) = self.nodes[node as usize].node.poll_transmit() {
-            let port = self.nodes[node as usize].ports.get(usize::from(tx.device.0));
+            let port = self.nodes[node as usize]
+                .ports
+                .get(usize::from(tx.device.0));
             match port.and_then(|p| p.link) {
                 Some((link, dir)) => self.enqueue(link, dir, tx.packet),
                 None => {
@@ -452,7 +484,12 @@ impl Simulator {
             channel.queue.push_back(packet);
         } else {
             let from = channel.from;
-            self.record(from.node.0, from.device, TraceKind::QueueDrop, packet.data());
+            self.record(
+                from.node.0,
+                from.device,
+                TraceKind::QueueDrop,
+                packet.data(),
+            );
             self.count_drop("queue full");
         }
     }

@@ -38,7 +38,13 @@ pub struct TraceEvent {
 }
 
 impl TraceEvent {
-    pub(crate) fn new(time: Instant, node: NodeId, device: DeviceId, kind: TraceKind, bytes: &[u8]) -> Self {
+    pub(crate) fn new(
+        time: Instant,
+        node: NodeId,
+        device: DeviceId,
+        kind: TraceKind,
+        bytes: &[u8],
+    ) -> Self {
         TraceEvent {
             time,
             node,

@@ -157,6 +157,22 @@ pub(crate) struct NodeCore {
 }
 
 impl NodeCore {
+    pub(crate) fn new(config: &NodeConfig) -> Self {
+        NodeCore {
+            id: config.id,
+            now: Instant::ZERO,
+            rng: NodeRng::seed_from_u64(config.seed),
+            pool: PacketPool::new(config.buffer_size, config.pool_limit),
+            timer_resolution: config.timer_resolution,
+            wiring: Wiring::default(),
+            stats: NodeStats::default(),
+            faults: Vec::new(),
+            queue: VecDeque::new(),
+            transmits: VecDeque::new(),
+            timer_seq: 0,
+        }
+    }
+
     #[inline]
     pub(crate) fn next_timer_seq(&mut self) -> u64 {
         self.timer_seq += 1;
@@ -205,19 +221,7 @@ impl Node {
     /// A node set up by `config`.
     pub fn with_config(config: NodeConfig) -> Self {
         Node {
-            core: NodeCore {
-                id: config.id,
-                now: Instant::ZERO,
-                rng: NodeRng::seed_from_u64(config.seed),
-                pool: PacketPool::new(config.buffer_size, config.pool_limit),
-                timer_resolution: config.timer_resolution,
-                wiring: Wiring::default(),
-                stats: NodeStats::default(),
-                faults: Vec::new(),
-                queue: VecDeque::new(),
-                transmits: VecDeque::new(),
-                timer_seq: 0,
-            },
+            core: NodeCore::new(&config),
             instances: Vec::new(),
             labels: Vec::new(),
             devices: Vec::new(),
