@@ -7,7 +7,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use vipe_rt::prelude::*;
 use vipe_rt::testing::Harness;
 
-#[path = "dispatch_subject.rs"]
+#[path = "support/dispatch_subject.rs"]
 mod subject;
 use subject::*;
 

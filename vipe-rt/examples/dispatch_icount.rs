@@ -6,7 +6,7 @@
 
 use vipe_rt::testing::Harness;
 
-#[path = "../benches/dispatch_subject.rs"]
+#[path = "../benches/support/dispatch_subject.rs"]
 mod subject;
 use subject::*;
 

@@ -14,7 +14,7 @@ struct Demux {
 #[protocol(ports(lower, upper(u8)))]
 impl Demux {
     #[on_packet(port = "lower")]
-    fn from_lower(&mut self, cx: &mut Cx<Self>, mut pkt: Packet) {
+    fn up(&mut self, cx: &mut Cx<Self>, mut pkt: Packet) {
         let Ok(&[key]) = pkt.pull(1) else {
             return cx.drop_packet(pkt, "empty frame");
         };
@@ -27,7 +27,7 @@ impl Demux {
     }
 
     #[on_packet(port = "upper")]
-    fn from_upper(&mut self, cx: &mut Cx<Self>, mut pkt: Packet, key: u8) {
+    fn down(&mut self, cx: &mut Cx<Self>, mut pkt: Packet, key: u8) {
         pkt.push_slice(&[key]);
         cx.send(DemuxPort::Lower, pkt);
     }
@@ -365,7 +365,7 @@ fn descriptors_name_ports_timers_and_handlers() {
     let d = <Demux as Protocol>::DESCRIPTOR;
     assert_eq!(d.ports[1].name, "upper");
     assert_eq!(d.ports[1].key, Some("u8"));
-    assert_eq!(d.ports[1].handler, Some("from_upper"));
+    assert_eq!(d.ports[1].handler, Some("down"));
     let d = <Lonely as Protocol>::DESCRIPTOR;
     assert_eq!(d.ports[1].handler, None);
 }

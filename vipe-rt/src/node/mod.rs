@@ -493,10 +493,11 @@ impl Node {
         let now = self.core.now;
         let mut best: Option<(Instant, u64, usize)> = None;
         for (index, inst) in self.instances.iter_mut().enumerate() {
-            if let Some((deadline, seq)) = inst.next_timer() {
-                if deadline <= now && best.is_none_or(|(d, s, _)| (deadline, seq) < (d, s)) {
-                    best = Some((deadline, seq, index));
-                }
+            if let Some((deadline, seq)) = inst.next_timer()
+                && deadline <= now
+                && best.is_none_or(|(d, s, _)| (deadline, seq) < (d, s))
+            {
+                best = Some((deadline, seq, index));
             }
         }
         best.map(|(_, _, index)| index)

@@ -1,5 +1,5 @@
-// Shared by the dispatch benchmark and the instruction-count probe: one protocol, driven
-// either through the generated dispatch or by calling its handlers directly.
+//! Shared by the dispatch benchmark and the instruction-count probe: one protocol, driven
+//! either through the generated dispatch or by calling its handlers directly.
 
 use std::hint::black_box;
 
@@ -10,7 +10,9 @@ use vipe_rt::testing::Harness;
 #[protocol]
 #[derive(Default)]
 pub struct Subject {
+    /// Bytes handled.
     pub bytes: u64,
+    /// Packets per port.
     pub per_port: [u64; 4],
 }
 
