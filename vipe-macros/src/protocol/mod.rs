@@ -88,8 +88,9 @@ fn expand_struct(attr: TokenStream, item: syn::ItemStruct) -> TokenStream {
 }
 
 /// The impl block is emitted with its handler attributes removed, followed by the
-/// generated items. On errors, the block is still emitted (so unrelated code keeps
-/// compiling) along with every error found.
+/// generated items. On errors, every error is emitted, and so is the code generated from
+/// the handlers that were valid: the protocol keeps its `Protocol` impl, so one mistake
+/// does not cascade into follow-up errors about `Cx<Self>` everywhere.
 fn expand_impl(attr: TokenStream, mut item: syn::ItemImpl) -> TokenStream {
     let mut errors = Error::accumulator();
     let args = errors
@@ -97,19 +98,15 @@ fn expand_impl(attr: TokenStream, mut item: syn::ItemImpl) -> TokenStream {
         .unwrap_or_default();
     let raw = parse::take_handlers(&mut item, &mut errors);
     let model = validate::validate(args, &item, raw, &mut errors);
-    match (errors.finish(), model) {
-        (Ok(()), Some(model)) => {
-            let generated = expand::expand(&model);
-            quote! {
-                #item
-                #generated
-            }
-        }
-        (Err(errors), _) => {
-            let errors = errors_to_tokens(errors);
-            quote!(#errors #item)
-        }
-        (Ok(()), None) => quote!(#item),
+    let generated = model.as_ref().map(expand::expand);
+    let errors = match errors.finish() {
+        Ok(()) => TokenStream::new(),
+        Err(errors) => errors_to_tokens(errors),
+    };
+    quote! {
+        #errors
+        #item
+        #generated
     }
 }
 

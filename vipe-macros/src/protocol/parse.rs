@@ -179,6 +179,11 @@ pub fn take_handlers(
             }
         }
         method.attrs = kept;
+        if found.is_some() {
+            // An `async` handler is reported by validation; emitting it as a plain fn
+            // keeps rustc from adding follow-up errors about its signature.
+            method.sig.asyncness = None;
+        }
         handlers.extend(found);
     }
     handlers

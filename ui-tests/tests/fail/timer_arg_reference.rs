@@ -1,0 +1,13 @@
+//! A borrowed timer argument.
+use vipe_rt::prelude::*;
+
+#[protocol]
+struct P;
+
+#[protocol]
+impl P {
+    #[on_timer]
+    fn expire(&mut self, _cx: &mut Cx<Self>, _name: &str) {}
+}
+
+fn main() {}
