@@ -121,11 +121,11 @@ enum EventKind {
     Wake(u32),
     /// A link direction finished putting a packet on the wire.
     TxDone { link: u32, dir: u8 },
-    /// A packet reaches a device.
+    /// A packet (parked in `Simulator::in_flight`) reaches a device.
     Arrive {
         node: u32,
         device: DeviceId,
-        packet: Packet,
+        slot: u32,
     },
 }
 
@@ -175,6 +175,9 @@ pub struct Simulator {
     nodes: Vec<SimNode>,
     links: Vec<Link>,
     queue: BinaryHeap<Reverse<Scheduled>>,
+    /// Packets on the wire, parked here so heap entries stay small.
+    in_flight: Vec<Option<Packet>>,
+    free_slots: Vec<u32>,
     seq: u64,
     stats: SimStats,
     trace: Option<Vec<TraceEvent>>,
@@ -191,6 +194,8 @@ impl Simulator {
             nodes: Vec::new(),
             links: Vec::new(),
             queue: BinaryHeap::new(),
+            in_flight: Vec::new(),
+            free_slots: Vec::new(),
             seq: 0,
             stats: SimStats::default(),
             trace: None,
@@ -423,11 +428,11 @@ impl Simulator {
                     self.start_transmission(link, dir, packet);
                 }
             }
-            EventKind::Arrive {
-                node,
-                device,
-                packet,
-            } => {
+            EventKind::Arrive { node, device, slot } => {
+                let Some(packet) = self.in_flight[slot as usize].take() else {
+                    return;
+                };
+                self.free_slots.push(slot);
                 self.stats.delivered += 1;
                 let now = self.now;
                 self.record(node, device, TraceKind::Receive, packet.data());
@@ -516,12 +521,22 @@ impl Simulator {
             self.record(from.node.0, from.device, TraceKind::Lost, packet.data());
             self.count_drop("link loss");
         } else {
+            let slot = match self.free_slots.pop() {
+                Some(slot) => {
+                    self.in_flight[slot as usize] = Some(packet);
+                    slot
+                }
+                None => {
+                    self.in_flight.push(Some(packet));
+                    (self.in_flight.len() - 1) as u32
+                }
+            };
             self.schedule(
                 done + config.latency,
                 EventKind::Arrive {
                     node: to.node.0,
                     device: to.device,
-                    packet,
+                    slot,
                 },
             );
         }
