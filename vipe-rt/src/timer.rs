@@ -1,14 +1,19 @@
 //! Timers: one-shot and periodic, keyed by a typed timer value, cancellable.
 //!
-//! A [`TimerQueue`] is a binary heap ordered by (deadline, arming sequence) with lazy
-//! cancellation: cancelling or re-arming a key only updates a hash map, and stale heap
-//! entries are skipped when they surface (and compacted away when they pile up). Arming,
-//! cancelling and firing are O(log n), so tens of thousands of live timers stay cheap.
+//! A [`TimerQueue`] keeps each live timer in a slot of a slab (found by key through a
+//! hash map) and orders them in a binary heap of small `(deadline, sequence, slot)`
+//! entries, with lazy cancellation: cancelling or re-arming only updates the slot, and
+//! heap entries whose sequence no longer matches their slot are skipped when they surface
+//! (and compacted away when they pile up). Checking the top of the heap costs no hashing,
+//! and a periodic timer re-arms in place, so the hot path of a timer-driven simulation
+//! touches the hash map only to arm or cancel by key. Arming, cancelling and firing are
+//! O(log n), so tens of thousands of live timers stay cheap.
 //!
 //! Arming a key that is already armed re-arms it: there is at most one live timer per key.
 
 use alloc::collections::BinaryHeap;
-use core::cmp::{Ordering, Reverse};
+use alloc::vec::Vec;
+use core::cmp::Reverse;
 use core::hash::Hash;
 
 use hashbrown::HashMap;
@@ -25,40 +30,60 @@ pub struct Expired<T> {
     pub deadline: Instant,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Slot {
+/// A live timer (or, with `key == None`, a free slot).
+struct Slot<T> {
+    key: Option<T>,
     seq: u64,
     deadline: Instant,
     period: Option<Duration>,
 }
 
-struct Entry<T> {
-    deadline: Instant,
-    seq: u64,
-    key: T,
+/// A heap entry: deadline and arming sequence packed into one `u128` (deadline in the
+/// high half), so ordering is a single wide comparison; plus the slot it refers to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    order: u128,
+    slot: u32,
 }
 
-impl<T> PartialEq for Entry<T> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.deadline, self.seq) == (other.deadline, other.seq)
+impl Entry {
+    #[inline]
+    fn new(deadline: Instant, seq: u64, slot: u32) -> Self {
+        Entry {
+            order: (u128::from(deadline.as_nanos()) << 64) | u128::from(seq),
+            slot,
+        }
+    }
+    #[inline]
+    fn deadline(self) -> Instant {
+        Instant::from_nanos((self.order >> 64) as u64)
+    }
+    #[inline]
+    fn seq(self) -> u64 {
+        self.order as u64
     }
 }
-impl<T> Eq for Entry<T> {}
-impl<T> PartialOrd for Entry<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+
+impl PartialOrd for Entry {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<T> Ord for Entry<T> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.deadline, self.seq).cmp(&(other.deadline, other.seq))
+
+impl Ord for Entry {
+    #[inline]
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.order.cmp(&other.order)
     }
 }
 
 /// A set of live timers keyed by `T`.
 pub struct TimerQueue<T> {
-    heap: BinaryHeap<Reverse<Entry<T>>>,
-    live: HashMap<T, Slot, FxBuildHasher>,
+    heap: BinaryHeap<Reverse<Entry>>,
+    slots: Vec<Slot<T>>,
+    free: Vec<u32>,
+    by_key: HashMap<T, u32, FxBuildHasher>,
 }
 
 impl<T: Clone + Eq + Hash> Default for TimerQueue<T> {
@@ -72,7 +97,9 @@ impl<T: Clone + Eq + Hash> TimerQueue<T> {
     pub fn new() -> Self {
         TimerQueue {
             heap: BinaryHeap::new(),
-            live: HashMap::with_hasher(FxBuildHasher),
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_key: HashMap::with_hasher(FxBuildHasher),
         }
     }
 
@@ -80,56 +107,98 @@ impl<T: Clone + Eq + Hash> TimerQueue<T> {
     /// timers with equal deadlines: lower fires first. `period`, if any, re-arms the
     /// timer every `period` after each firing.
     pub fn arm(&mut self, key: T, deadline: Instant, period: Option<Duration>, seq: u64) {
-        self.live.insert(
-            key.clone(),
-            Slot {
-                seq,
-                deadline,
-                period,
-            },
-        );
-        self.heap.push(Reverse(Entry { deadline, seq, key }));
-        if self.heap.len() > 64 && self.heap.len() > 4 * self.live.len() {
+        let index = match self.by_key.get(&key) {
+            Some(&index) => index,
+            None => {
+                let index = match self.free.pop() {
+                    Some(index) => index,
+                    None => {
+                        self.slots.push(Slot {
+                            key: None,
+                            seq: 0,
+                            deadline,
+                            period: None,
+                        });
+                        (self.slots.len() - 1) as u32
+                    }
+                };
+                self.slots[index as usize].key = Some(key.clone());
+                self.by_key.insert(key, index);
+                index
+            }
+        };
+        self.set(index, deadline, period, seq);
+    }
+
+    #[inline]
+    fn set(&mut self, index: u32, deadline: Instant, period: Option<Duration>, seq: u64) {
+        let slot = &mut self.slots[index as usize];
+        slot.seq = seq;
+        slot.deadline = deadline;
+        slot.period = period;
+        self.heap.push(Reverse(Entry::new(deadline, seq, index)));
+        if self.heap.len() > 64 && self.heap.len() > 4 * self.by_key.len() {
             self.compact();
         }
     }
 
     /// Disarms `key`. Returns whether it was armed.
     pub fn cancel(&mut self, key: &T) -> bool {
-        self.live.remove(key).is_some()
+        match self.by_key.remove(key) {
+            Some(index) => {
+                self.release(index);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn release(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        slot.key = None;
+        slot.seq = 0;
+        self.free.push(index);
     }
 
     /// Disarms every timer.
     pub fn clear(&mut self) {
-        self.live.clear();
         self.heap.clear();
+        self.slots.clear();
+        self.free.clear();
+        self.by_key.clear();
     }
 
     /// When `key` fires next, if it is armed.
     pub fn deadline(&self, key: &T) -> Option<Instant> {
-        self.live.get(key).map(|slot| slot.deadline)
+        self.by_key
+            .get(key)
+            .map(|&index| self.slots[index as usize].deadline)
     }
 
     /// Number of armed timers.
     pub fn len(&self) -> usize {
-        self.live.len()
+        self.by_key.len()
     }
 
     /// Whether no timer is armed.
     pub fn is_empty(&self) -> bool {
-        self.live.is_empty()
+        self.by_key.is_empty()
+    }
+
+    #[inline]
+    fn is_live(&self, entry: Entry) -> bool {
+        let slot = &self.slots[entry.slot as usize];
+        slot.seq == entry.seq() && slot.key.is_some()
     }
 
     /// The earliest armed timer's (deadline, sequence), skipping cancelled entries.
     #[inline]
     pub fn peek(&mut self) -> Option<(Instant, u64)> {
-        while let Some(Reverse(top)) = self.heap.peek() {
-            match self.live.get(&top.key) {
-                Some(slot) if slot.seq == top.seq => return Some((top.deadline, top.seq)),
-                _ => {
-                    self.heap.pop();
-                }
+        while let Some(&Reverse(top)) = self.heap.peek() {
+            if self.is_live(top) {
+                return Some((top.deadline(), top.seq()));
             }
+            self.heap.pop();
         }
         None
     }
@@ -144,28 +213,29 @@ impl<T: Clone + Eq + Hash> TimerQueue<T> {
             return None;
         }
         let Reverse(entry) = self.heap.pop()?;
-        let period = self.live.get(&entry.key).and_then(|slot| slot.period);
-        match period {
+        let (deadline, index) = (entry.deadline(), entry.slot);
+        let slot = &mut self.slots[index as usize];
+        let key = match slot.period {
             Some(period) => {
-                let next = entry.deadline + period.max(Duration::from_nanos(1));
-                self.arm(entry.key.clone(), next, Some(period), next_seq);
+                let key = slot.key.clone()?;
+                let next = deadline + period.max(Duration::from_nanos(1));
+                self.set(index, next, Some(period), next_seq);
+                key
             }
             None => {
-                self.live.remove(&entry.key);
+                let key = slot.key.take()?;
+                self.by_key.remove(&key);
+                self.release(index);
+                key
             }
-        }
-        Some(Expired {
-            key: entry.key,
-            deadline: entry.deadline,
-        })
+        };
+        Some(Expired { key, deadline })
     }
 
     fn compact(&mut self) {
-        let live = &self.live;
-        self.heap.retain(|Reverse(entry)| {
-            live.get(&entry.key)
-                .is_some_and(|slot| slot.seq == entry.seq)
-        });
+        let heap = core::mem::take(&mut self.heap);
+        let live: Vec<_> = heap.into_iter().filter(|Reverse(e)| self.is_live(*e)).collect();
+        self.heap = BinaryHeap::from(live);
     }
 }
 

@@ -129,16 +129,25 @@ enum EventKind {
     },
 }
 
+/// An event in the queue. Time and sequence are packed into one `u128` (time in the high
+/// half) so that ordering the heap is one wide comparison; the sequence breaks ties in
+/// the order events were scheduled, which is what makes runs deterministic.
 #[derive(Debug)]
 struct Scheduled {
-    time: Instant,
-    seq: u64,
+    order: u128,
     kind: EventKind,
+}
+
+impl Scheduled {
+    #[inline]
+    fn time(&self) -> Instant {
+        Instant::from_nanos((self.order >> 64) as u64)
+    }
 }
 
 impl PartialEq for Scheduled {
     fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
+        self.order == other.order
     }
 }
 impl Eq for Scheduled {}
@@ -148,8 +157,9 @@ impl PartialOrd for Scheduled {
     }
 }
 impl Ord for Scheduled {
+    #[inline]
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.time, self.seq).cmp(&(other.time, other.seq))
+        self.order.cmp(&other.order)
     }
 }
 
@@ -339,7 +349,7 @@ impl Simulator {
         self.start();
         let before = self.stats.events;
         while let Some(Reverse(next)) = self.queue.peek() {
-            if next.time > end {
+            if next.time() > end {
                 break;
             }
             self.step();
@@ -364,7 +374,7 @@ impl Simulator {
         self.start();
         let before = self.stats.events;
         while let Some(Reverse(next)) = self.queue.peek() {
-            if next.time > limit {
+            if next.time() > limit {
                 break;
             }
             self.step();
@@ -399,8 +409,7 @@ impl Simulator {
     fn schedule(&mut self, time: Instant, kind: EventKind) {
         self.seq += 1;
         self.queue.push(Reverse(Scheduled {
-            time,
-            seq: self.seq,
+            order: (u128::from(time.as_nanos()) << 64) | u128::from(self.seq),
             kind,
         }));
     }
@@ -409,16 +418,17 @@ impl Simulator {
         let Some(Reverse(event)) = self.queue.pop() else {
             return;
         };
-        self.now = event.time;
+        let time = event.time();
+        self.now = time;
         self.stats.events += 1;
         match event.kind {
             EventKind::Wake(node) => {
                 let sim_node = &mut self.nodes[node as usize];
-                if sim_node.wake != Some(event.time) {
+                if sim_node.wake != Some(time) {
                     return; // superseded by an earlier wake-up
                 }
                 sim_node.wake = None;
-                sim_node.node.handle_timeout(event.time);
+                sim_node.node.handle_timeout(time);
                 self.after_activity(node);
             }
             EventKind::TxDone { link, dir } => {
