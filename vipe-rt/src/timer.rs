@@ -234,7 +234,10 @@ impl<T: Clone + Eq + Hash> TimerQueue<T> {
 
     fn compact(&mut self) {
         let heap = core::mem::take(&mut self.heap);
-        let live: Vec<_> = heap.into_iter().filter(|Reverse(e)| self.is_live(*e)).collect();
+        let live: Vec<_> = heap
+            .into_iter()
+            .filter(|Reverse(e)| self.is_live(*e))
+            .collect();
         self.heap = BinaryHeap::from(live);
     }
 }

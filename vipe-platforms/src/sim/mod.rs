@@ -474,7 +474,11 @@ impl Simulator {
         }
     }
 
+    #[inline]
     fn drain_transmits(&mut self, node: u32) {
+        if self.nodes[node as usize].node.pending_transmits() == 0 {
+            return;
+        }
         while let Some(tx) = self.nodes[node as usize].node.poll_transmit() {
             let port = self.nodes[node as usize]
                 .ports

@@ -210,6 +210,10 @@ pub struct Node {
     devices: Vec<Device>,
     max_events_per_call: u64,
     started: bool,
+    /// The earliest timer deadline over all instances, when known to be current: set by
+    /// the last scan of `handle_timeout` (no handler ran after it), cleared by anything
+    /// that may run a handler. Saves `next_deadline` a second scan.
+    deadline_hint: Option<Option<Instant>>,
 }
 
 impl Node {
@@ -227,6 +231,7 @@ impl Node {
             devices: Vec::new(),
             max_events_per_call: config.max_events_per_call.max(1),
             started: false,
+            deadline_hint: None,
         }
     }
 
@@ -255,6 +260,7 @@ impl Node {
         self.core.wiring.add_instance(P::DESCRIPTOR.ports.len());
         self.instances.push(Box::new(Instance::new(protocol)));
         self.labels.push(label.into());
+        self.deadline_hint = None;
         if self.started {
             self.instances[index].start(&mut self.core, id);
             self.run_queue();
@@ -399,6 +405,12 @@ impl Node {
         }
     }
 
+    /// Number of packets waiting in [`poll_transmit`](Self::poll_transmit).
+    #[inline]
+    pub fn pending_transmits(&self) -> usize {
+        self.core.transmits.len()
+    }
+
     /// The next packet to transmit, if any.
     #[inline]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -410,6 +422,9 @@ impl Node {
     pub fn next_deadline(&mut self) -> Option<Instant> {
         if !self.core.queue.is_empty() {
             return Some(self.core.now);
+        }
+        if let Some(hint) = self.deadline_hint {
+            return hint;
         }
         self.instances
             .iter_mut()
@@ -483,24 +498,31 @@ impl Node {
 
     #[inline]
     fn advance(&mut self, now: Instant) {
+        self.deadline_hint = None;
         // Time never runs backwards inside a node.
         if now > self.core.now {
             self.core.now = now;
         }
     }
 
+    /// The instance whose timer is due first, if any is due. When none is, the earliest
+    /// deadline found is kept as `deadline_hint`.
     fn next_due_instance(&mut self) -> Option<usize> {
-        let now = self.core.now;
         let mut best: Option<(Instant, u64, usize)> = None;
         for (index, inst) in self.instances.iter_mut().enumerate() {
             if let Some((deadline, seq)) = inst.next_timer()
-                && deadline <= now
                 && best.is_none_or(|(d, s, _)| (deadline, seq) < (d, s))
             {
                 best = Some((deadline, seq, index));
             }
         }
-        best.map(|(_, _, index)| index)
+        match best {
+            Some((deadline, _, index)) if deadline <= self.core.now => Some(index),
+            _ => {
+                self.deadline_hint = Some(best.map(|(deadline, _, _)| deadline));
+                None
+            }
+        }
     }
 
     fn run_queue(&mut self) {
