@@ -203,12 +203,10 @@ pub mod __private {
         type Type = K;
     }
 
-    /// Routes a timer argument type through `TimerArg`, so a bad one is reported once.
-    pub trait ArgType {
-        type Type: TimerArg;
-    }
-    impl<T: TimerArg> ArgType for T {
-        type Type = T;
+    /// Every use of a timer argument in generated code goes through here.
+    #[inline]
+    pub fn timer_arg<T: TimerArg>(t: &T) -> &T {
+        t
     }
 
     #[inline]

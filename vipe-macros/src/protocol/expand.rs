@@ -26,11 +26,6 @@ fn checked_key(krate: &syn::Path, ty: &syn::Type) -> TokenStream {
     quote_spanned!(ty.span()=> <#ty as #krate::__private::KeyType>::Type)
 }
 
-/// The timer argument as seen through `ArgType`, for the same reason.
-fn checked_arg(krate: &syn::Path, ty: &syn::Type) -> TokenStream {
-    quote_spanned!(ty.span()=> <#ty as #krate::__private::ArgType>::Type)
-}
-
 fn port_enum(model: &Model) -> TokenStream {
     let Model {
         krate,
@@ -117,6 +112,11 @@ fn port_enum(model: &Model) -> TokenStream {
     }
 }
 
+/// The timer enum. Its `Clone`, `PartialEq`, `Eq`, `Hash` and `Debug` impls are written
+/// out rather than derived, and reach each argument through a helper bounded by
+/// `TimerArg` and spanned at the argument's type: an argument that cannot be part of a
+/// key is then reported once, at its type, with `TimerArg`'s message, instead of once per
+/// derive.
 fn timer_enum(model: &Model) -> TokenStream {
     let Model {
         krate,
@@ -126,29 +126,82 @@ fn timer_enum(model: &Model) -> TokenStream {
         timers,
         ..
     } = model;
+    let p = quote!(#krate::__private);
     let variants = timers.iter().map(|t| {
         let variant = &t.variant;
         let doc = format!("Fires [`{name}::{}`].", t.handler);
-        if t.args.is_empty() {
+        let args = &t.args;
+        if args.is_empty() {
             quote!(#[doc = #doc] #variant)
         } else {
-            let args = t.args.iter().map(|ty| checked_arg(krate, ty));
             quote!(#[doc = #doc] #variant(#(#args),*))
         }
     });
-    let index_arms = timers.iter().enumerate().map(|(i, t)| {
+    let bindings = |prefix: &str, n: usize| -> Vec<syn::Ident> {
+        (0..n).map(|i| format_ident!("{}{}", prefix, i)).collect()
+    };
+    let mut index_arms = Vec::new();
+    let mut clone_arms = Vec::new();
+    let mut eq_arms = Vec::new();
+    let mut hash_arms = Vec::new();
+    let mut debug_arms = Vec::new();
+    for (i, t) in timers.iter().enumerate() {
         let variant = &t.variant;
         let i = i as u16;
+        let label = variant.to_string();
         if t.args.is_empty() {
-            quote!(Self::#variant => #i)
-        } else {
-            quote!(Self::#variant(..) => #i)
+            index_arms.push(quote!(Self::#variant => #i));
+            clone_arms.push(quote!(Self::#variant => Self::#variant));
+            eq_arms.push(quote!((Self::#variant, Self::#variant) => true));
+            hash_arms.push(quote!(Self::#variant => {}));
+            debug_arms.push(quote!(Self::#variant => f.write_str(#label)));
+            continue;
         }
-    });
-    let index_body = if timers.is_empty() {
-        quote!(match *self {})
+        let a = bindings("a", t.args.len());
+        let b = bindings("b", t.args.len());
+        // Every use of an argument goes through `timer_arg`, spanned at its type, so a
+        // bad type yields one diagnostic per unmet bound, deduplicated by rustc.
+        let checked = |binding: &syn::Ident, ty: &syn::Type| quote_spanned!(ty.span()=> #krate::__private::timer_arg::<#ty>(#binding));
+        let clones = a.iter().zip(&t.args).map(|(x, ty)| {
+            let x = checked(x, ty);
+            quote!(::core::clone::Clone::clone(#x))
+        });
+        let eqs = a.iter().zip(&b).zip(&t.args).map(|((x, y), ty)| {
+            let (x, y) = (checked(x, ty), checked(y, ty));
+            quote!(::core::cmp::PartialEq::eq(#x, #y))
+        });
+        let hashes = a.iter().zip(&t.args).map(|(x, ty)| {
+            let x = checked(x, ty);
+            quote!(::core::hash::Hash::hash(#x, state))
+        });
+        let debugs = a.iter().zip(&t.args).map(|(x, ty)| checked(x, ty));
+        index_arms.push(quote!(Self::#variant(..) => #i));
+        clone_arms.push(quote!(Self::#variant(#(#a),*) => Self::#variant(#(#clones),*)));
+        let eqs: Vec<TokenStream> = eqs.collect();
+        eq_arms.push(quote!((Self::#variant(#(#a),*), Self::#variant(#(#b),*)) => #(#eqs)&&*));
+        hash_arms.push(quote!(Self::#variant(#(#a),*) => { #(#hashes;)* }));
+        debug_arms.push(
+            quote!(Self::#variant(#(#a),*) => f.debug_tuple(#label) #(.field(#debugs))* .finish()),
+        );
+    }
+    let (index_body, clone_body, eq_body, hash_body, debug_body) = if timers.is_empty() {
+        let empty = quote!(match *self {});
+        (
+            empty.clone(),
+            empty.clone(),
+            empty.clone(),
+            empty.clone(),
+            empty,
+        )
     } else {
-        quote!(match self { #(#index_arms,)* })
+        let catch_all = (timers.len() > 1).then(|| quote!(_ => false));
+        (
+            quote!(match self { #(#index_arms,)* }),
+            quote!(match self { #(#clone_arms,)* }),
+            quote!(match (self, other) { #(#eq_arms,)* #catch_all }),
+            quote!(::core::hash::Hash::hash(&#krate::TimerKey::index(self), state); match self { #(#hash_arms,)* }),
+            quote!(match self { #(#debug_arms,)* }),
+        )
     };
     let doc = format!(
         "The timers of [`{name}`], generated by `#[protocol]`: one variant per `#[on_timer]` \
@@ -156,7 +209,6 @@ fn timer_enum(model: &Model) -> TokenStream {
     );
     quote! {
         #[doc = #doc]
-        #[derive(Clone, PartialEq, Eq, Hash, Debug)]
         #vis enum #timer_enum {
             #(#variants,)*
         }
@@ -165,6 +217,35 @@ fn timer_enum(model: &Model) -> TokenStream {
             #[inline]
             fn index(&self) -> u16 {
                 #index_body
+            }
+        }
+
+        impl ::core::clone::Clone for #timer_enum {
+            #[inline]
+            fn clone(&self) -> Self {
+                #clone_body
+            }
+        }
+
+        impl ::core::cmp::PartialEq for #timer_enum {
+            #[inline]
+            fn eq(&self, other: &Self) -> bool {
+                #eq_body
+            }
+        }
+
+        impl ::core::cmp::Eq for #timer_enum {}
+
+        impl ::core::hash::Hash for #timer_enum {
+            #[inline]
+            fn hash<H: ::core::hash::Hasher>(&self, state: &mut H) {
+                #hash_body
+            }
+        }
+
+        impl ::core::fmt::Debug for #timer_enum {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                #debug_body
             }
         }
     }
