@@ -126,7 +126,6 @@ fn timer_enum(model: &Model) -> TokenStream {
         timers,
         ..
     } = model;
-    let p = quote!(#krate::__private);
     let variants = timers.iter().map(|t| {
         let variant = &t.variant;
         let doc = format!("Fires [`{name}::{}`].", t.handler);
