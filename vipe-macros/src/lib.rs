@@ -9,6 +9,7 @@
 use proc_macro::TokenStream;
 
 mod handler;
+mod header;
 mod protocol;
 mod util;
 
@@ -58,4 +59,15 @@ pub fn on_start(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn on_stop(attr: TokenStream, item: TokenStream) -> TokenStream {
     handler::outside_protocol("on_stop", attr.into(), item.into()).into()
+}
+
+/// Derives a zero-copy parser and serializer for a protocol header written as a plain
+/// struct in wire order: a zerocopy layout struct `<Name>Layout`, a view `<Name>View<B>`
+/// over `&[u8]` or `&mut [u8]` with getters, setters and checked setters, validating
+/// `parse`, Internet checksum verify/fill with RFC 1624 incremental updates, and
+/// `vipe_rt::Header` (emit, which fills length and checksum fields). See the field
+/// attributes in the crate's `header` module documentation.
+#[proc_macro_derive(Header, attributes(header))]
+pub fn derive_header(input: TokenStream) -> TokenStream {
+    header::derive(input.into()).into()
 }

@@ -46,7 +46,9 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+pub mod checksum;
 pub mod cx;
+pub mod header;
 pub mod lock;
 pub mod node;
 pub mod packet;
@@ -57,6 +59,7 @@ pub mod time;
 pub mod timer;
 
 pub use cx::Cx;
+pub use header::{Header, HeaderError, HeaderErrorKind, Options};
 pub use lock::{Lock, LockGuard};
 pub use node::{
     DeviceId, DeviceKind, Fault, Handle, InstanceId, InstanceState, Node, NodeConfig, NodeId,
@@ -69,7 +72,7 @@ pub use protocol::{
 };
 pub use rng::NodeRng;
 pub use time::{Duration, Instant};
-pub use vipe_macros::{on_packet, on_start, on_stop, on_timer, protocol};
+pub use vipe_macros::{Header, on_packet, on_start, on_stop, on_timer, protocol};
 
 /// Logging and tracing, re-exported so protocols need no direct dependency.
 pub use tracing;
@@ -80,6 +83,7 @@ pub mod prelude {
         Cx, DeviceId, DeviceKind, Duration, Handle, Instant, Lock, Node, NodeConfig, NodeId,
         Packet, PacketMeta, PortRef, Protocol,
     };
+    pub use crate::{Header, HeaderError};
     pub use vipe_macros::{on_packet, on_start, on_stop, on_timer, protocol};
 }
 
@@ -87,4 +91,5 @@ pub mod prelude {
 pub mod __private {
     pub use crate::protocol::__private::*;
     pub use core;
+    pub use zerocopy;
 }

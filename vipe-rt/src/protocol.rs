@@ -209,6 +209,28 @@ pub mod __private {
         t
     }
 
+    /// Reads a bit field: `bytes` as one big-endian number, shifted and masked.
+    #[inline]
+    pub fn read_bits(bytes: &[u8], shift: u32, mask: u128) -> u128 {
+        let acc = bytes
+            .iter()
+            .fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
+        (acc >> shift) & mask
+    }
+
+    /// Writes a bit field into `bytes` (big-endian), leaving the other bits alone.
+    #[inline]
+    pub fn write_bits(bytes: &mut [u8], shift: u32, mask: u128, value: u128) {
+        let acc = bytes
+            .iter()
+            .fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
+        let acc = (acc & !(mask << shift)) | ((value & mask) << shift);
+        let n = bytes.len();
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (acc >> (8 * (n - 1 - i))) as u8;
+        }
+    }
+
     #[inline]
     pub fn key_to_raw<K: PortKey>(key: K) -> u64 {
         key.to_raw()

@@ -1,0 +1,620 @@
+//! Expand: the layout struct (zerocopy), the view over byte slices, parse, emit,
+//! checksums, and the `Header` impl.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::model::{Field, FieldKind, Model, UnitKind};
+
+pub fn expand(model: &Model) -> TokenStream {
+    let layout = layout_struct(model);
+    let view = view_type(model);
+    let owned = owned_impl(model);
+    quote! {
+        #layout
+        #view
+        #owned
+    }
+}
+
+fn names(model: &Model) -> (syn::Ident, syn::Ident) {
+    (
+        format_ident!("{}Layout", model.ident),
+        format_ident!("{}View", model.ident),
+    )
+}
+
+fn layout_struct(model: &Model) -> TokenStream {
+    let krate = &model.krate;
+    let (layout, _) = names(model);
+    let zc = quote!(#krate::__private::zerocopy);
+    let zc_path = format!("{}::__private::zerocopy", path_text(krate));
+    let members = model.units.iter().map(|u| {
+        let name = &u.name;
+        let ty = match u.kind {
+            UnitKind::Int { bytes: 1 } => quote!(u8),
+            UnitKind::Int { bytes: 2 } => quote!(#zc::byteorder::network_endian::U16),
+            UnitKind::Int { bytes: 4 } => quote!(#zc::byteorder::network_endian::U32),
+            UnitKind::Int { bytes: _ } => quote!(#zc::byteorder::network_endian::U64),
+            UnitKind::Bytes { len } => quote!([u8; #len]),
+        };
+        quote!(#name: #ty)
+    });
+    let len = model.len;
+    let doc = format!(
+        "The fixed part of [`{}`] as it lies on the wire ({len} bytes), for zerocopy.",
+        model.ident
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(#zc::FromBytes, #zc::IntoBytes, #zc::KnownLayout, #zc::Immutable, #zc::Unaligned)]
+        #[zerocopy(crate = #zc_path)]
+        #[repr(C)]
+        #[allow(non_snake_case)]
+        pub struct #layout {
+            #(#members,)*
+        }
+
+        const _: () = ::core::assert!(
+            ::core::mem::size_of::<#layout>() == #len,
+            "the header layout's size differs from the sum of its fields"
+        );
+    }
+}
+
+fn path_text(path: &syn::Path) -> String {
+    let mut s = String::new();
+    if path.leading_colon.is_some() {
+        s.push_str("::");
+    }
+    let segs: Vec<String> = path
+        .segments
+        .iter()
+        .map(|seg| seg.ident.to_string())
+        .collect();
+    s.push_str(&segs.join("::"));
+    s
+}
+
+/// Byte offset at which each unit starts.
+fn unit_starts(model: &Model) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut at = 0;
+    for unit in &model.units {
+        starts.push(at);
+        at += match unit.kind {
+            UnitKind::Int { bytes } => bytes,
+            UnitKind::Bytes { len } => len,
+        };
+    }
+    starts
+}
+
+/// (unit name, unit length, unit start) holding `field`.
+fn unit_of<'a>(
+    model: &'a Model,
+    starts: &[usize],
+    field: &Field,
+) -> (&'a syn::Ident, usize, usize) {
+    let index = starts
+        .iter()
+        .rposition(|&s| s <= field.byte_start())
+        .unwrap_or(0);
+    let unit = &model.units[index];
+    let len = match unit.kind {
+        UnitKind::Int { bytes } => bytes,
+        UnitKind::Bytes { len } => len,
+    };
+    (&unit.name, len, starts[index])
+}
+
+fn err(model: &Model, field: &str, kind: TokenStream) -> TokenStream {
+    let krate = &model.krate;
+    let name = model.ident.to_string();
+    quote!(#krate::HeaderError { header: #name, field: #field, kind: #krate::HeaderErrorKind::#kind })
+}
+
+/// Getter and setter bodies for one field.
+fn accessors(model: &Model, starts: &[usize], field: &Field) -> (TokenStream, TokenStream) {
+    let krate = &model.krate;
+    let ty = &field.ty;
+    let (unit, unit_len, unit_start) = unit_of(model, starts, field);
+    match field.kind {
+        FieldKind::Array { .. } => (
+            quote!(self.header.#unit),
+            quote!(self.header.#unit = value;),
+        ),
+        FieldKind::Int { bytes } if field.is_aligned_int() => {
+            if bytes == 1 {
+                (
+                    quote!(self.header.#unit),
+                    quote!(self.header.#unit = value;),
+                )
+            } else {
+                (
+                    quote!(self.header.#unit.get()),
+                    quote!(self.header.#unit.set(value);),
+                )
+            }
+        }
+        _ => {
+            let rel = field.bit_start - unit_start * 8;
+            let shift = (unit_len * 8 - rel - field.bits) as u32;
+            let mask: u128 = if field.bits >= 128 {
+                u128::MAX
+            } else {
+                (1u128 << field.bits) - 1
+            };
+            (
+                quote!(#krate::__private::read_bits(&self.header.#unit, #shift, #mask) as #ty),
+                quote!(#krate::__private::write_bits(&mut self.header.#unit, #shift, #mask, value as u128);),
+            )
+        }
+    }
+}
+
+fn view_type(model: &Model) -> TokenStream {
+    let krate = &model.krate;
+    let zc = quote!(#krate::__private::zerocopy);
+    let (layout, view) = names(model);
+    let ident = &model.ident;
+    let len = model.len;
+    let starts = unit_starts(model);
+
+    let mut getters = Vec::new();
+    let mut setters = Vec::new();
+    let mut checks = Vec::new();
+    let mut owned_fields = Vec::new();
+    for field in &model.fields {
+        let f = &field.ident;
+        let fname = f.to_string();
+        if field.kind == FieldKind::Options {
+            owned_fields
+                .push(quote!(#f: #krate::Options::from_slice(self.options()).unwrap_or_default()));
+            continue;
+        }
+        let ty = &field.ty;
+        let (get, set) = accessors(model, &starts, field);
+        let doc_get = format!(
+            "The `{fname}` field ({} bits at bit {}).",
+            field.bits, field.bit_start
+        );
+        getters.push(quote! {
+            #[doc = #doc_get]
+            #[inline]
+            pub fn #f(&self) -> #ty {
+                #get
+            }
+        });
+        owned_fields.push(quote!(#f: self.#f()));
+        let set_f = format_ident!("set_{}", f);
+        let try_set_f = format_ident!("try_set_{}", f);
+        let doc_set = format!("Sets `{fname}`; bits beyond the field's width are dropped.");
+        setters.push(quote! {
+            #[doc = #doc_set]
+            #[inline]
+            pub fn #set_f(&mut self, value: #ty) {
+                #set
+            }
+        });
+        if let FieldKind::Int { .. } = field.kind {
+            let bits = field.bits as u8;
+            let too_wide = err(
+                model,
+                &fname,
+                quote!(TooWide { bits: #bits, value: value as u64 }),
+            );
+            let doc =
+                format!("Sets `{fname}`, or fails if the value does not fit its {bits} bits.");
+            setters.push(quote! {
+                #[doc = #doc]
+                #[inline]
+                pub fn #try_set_f(&mut self, value: #ty) -> ::core::result::Result<(), #krate::HeaderError> {
+                    if (#bits as u32) < #ty::BITS && (value as u64) >> #bits != 0 {
+                        return ::core::result::Result::Err(#too_wide);
+                    }
+                    self.#set_f(value);
+                    ::core::result::Result::Ok(())
+                }
+            });
+            if let Some((cs_index, _)) = model.checksum
+                && model.fields[cs_index].ident != *f
+            {
+                let cs = &model.fields[cs_index].ident;
+                let set_cs = format_ident!("set_{}", cs);
+                let set_inc = format_ident!("set_{}_update_checksum", f);
+                let word_start = field.byte_start() & !1;
+                let word_end = (field.byte_end() + 1) & !1;
+                let n = word_end - word_start;
+                let doc = format!(
+                    "Sets `{fname}` and updates `{cs}` incrementally (RFC 1624) instead of recomputing it."
+                );
+                setters.push(quote! {
+                    #[doc = #doc]
+                    #[inline]
+                    pub fn #set_inc(&mut self, value: #ty) {
+                        let mut old = [0u8; #n];
+                        old.copy_from_slice(&#zc::IntoBytes::as_bytes(&*self.header)[#word_start..#word_end]);
+                        self.#set_f(value);
+                        let new = &#zc::IntoBytes::as_bytes(&*self.header)[#word_start..#word_end];
+                        let updated = #krate::checksum::update_bytes(self.#cs(), &old, new);
+                        self.#set_cs(updated);
+                    }
+                });
+            }
+            let value_expr = quote!(self.#f() as u64);
+            if let Some(expected) = field.expect {
+                let e = err(
+                    model,
+                    &fname,
+                    quote!(Unexpected { expected: #expected, found: value }),
+                );
+                checks.push(quote! {
+                    let value = #value_expr;
+                    if value != #expected {
+                        return ::core::result::Result::Err(#e);
+                    }
+                });
+            }
+            if field.min.is_some() || field.max.is_some() {
+                let min = field.min.unwrap_or(0);
+                let max = field.max.unwrap_or(u64::MAX);
+                let e = err(
+                    model,
+                    &fname,
+                    quote!(OutOfRange { min: #min, max: #max, found: value }),
+                );
+                checks.push(quote! {
+                    let value = #value_expr;
+                    if !(#min..=#max).contains(&value) {
+                        return ::core::result::Result::Err(#e);
+                    }
+                });
+            }
+        }
+    }
+
+    let truncated = err(model, "", quote!(Truncated { needed: #len, available }));
+    let header_len_calc = match &model.header_len {
+        Some((index, expr)) => {
+            let f = &model.fields[*index].ident;
+            let fname = f.to_string();
+            let bad = err(
+                model,
+                &fname,
+                quote!(BadLength { declared: header_len, min: #len, max: available }),
+            );
+            let bad_options = err(model, &fname, quote!(BadOptions { len: header_len - #len }));
+            quote! {
+                let header_len: usize = {
+                    #[allow(unused_variables)]
+                    let value = view.#f() as usize;
+                    #expr
+                };
+                if header_len < #len || header_len > available {
+                    return ::core::result::Result::Err(#bad);
+                }
+                if header_len - #len > #krate::header::MAX_OPTIONS {
+                    return ::core::result::Result::Err(#bad_options);
+                }
+            }
+        }
+        None => quote!(let header_len: usize = #len;),
+    };
+    let total_len_calc = match &model.total_len {
+        Some((index, expr)) => {
+            let f = &model.fields[*index].ident;
+            let fname = f.to_string();
+            let bad = err(
+                model,
+                &fname,
+                quote!(BadLength {
+                    declared: total_len,
+                    min: header_len,
+                    max: available
+                }),
+            );
+            quote! {
+                let total_len: usize = {
+                    #[allow(unused_variables)]
+                    let value = view.#f() as usize;
+                    #expr
+                };
+                if total_len < header_len || total_len > available {
+                    return ::core::result::Result::Err(#bad);
+                }
+            }
+        }
+        None => quote!(let total_len: usize = available;),
+    };
+
+    let checksum_methods = model.checksum.map(|(index, all)| {
+        let cs = &model.fields[index].ident;
+        let set_cs = format_ident!("set_{}", cs);
+        let covered = if all {
+            quote!(&self.rest[..self.options_len + self.payload_len])
+        } else {
+            quote!(&self.rest[..self.options_len])
+        };
+        let what = if all {
+            "header and payload"
+        } else {
+            "header (with options)"
+        };
+        let doc_verify = format!("Whether the Internet checksum over the {what} verifies.");
+        let doc_fill = format!("Computes the Internet checksum over the {what} into `{cs}`.");
+        (
+            quote! {
+                #[doc = #doc_verify]
+                #[inline]
+                pub fn verify_checksum(&self) -> bool {
+                    let sum = #krate::checksum::add(0, #zc::IntoBytes::as_bytes(&*self.header));
+                    #krate::checksum::fold(#krate::checksum::add(sum, #covered)) == 0xffff
+                }
+            },
+            quote! {
+                #[doc = #doc_fill]
+                #[inline]
+                pub fn fill_checksum(&mut self) {
+                    self.#set_cs(0);
+                    let sum = #krate::checksum::add(0, #zc::IntoBytes::as_bytes(&*self.header));
+                    let sum = #krate::checksum::add(sum, #covered);
+                    self.#set_cs(!#krate::checksum::fold(sum));
+                }
+            },
+        )
+    });
+    let (verify, fill) = match checksum_methods {
+        Some((v, f)) => (v, f),
+        None => (quote!(), quote!()),
+    };
+    let next = model.next.map(|index| {
+        let f = &model.fields[index].ident;
+        quote! {
+            /// The field naming the next layer's protocol, for demultiplexing.
+            #[inline]
+            pub fn next_layer(&self) -> u64 {
+                self.#f() as u64
+            }
+        }
+    });
+    let doc = format!(
+        "A parsed [`{ident}`] over a byte slice (`&[u8]` to read, `&mut [u8]` to write in place). \
+         Lengths were checked once by `parse`, so no accessor can panic."
+    );
+    quote! {
+        #[doc = #doc]
+        pub struct #view<B> {
+            header: #zc::Ref<B, #layout>,
+            rest: B,
+            options_len: usize,
+            payload_len: usize,
+        }
+
+        impl<B: #zc::SplitByteSlice> #view<B> {
+            /// Parses the header at the front of `packet` and validates it: length,
+            /// expected values and ranges, length fields against the header and the buffer.
+            pub fn parse(packet: B) -> ::core::result::Result<Self, #krate::HeaderError> {
+                let available = packet.len();
+                let (header, rest) = match #zc::Ref::<B, #layout>::from_prefix(packet) {
+                    ::core::result::Result::Ok(split) => split,
+                    ::core::result::Result::Err(_) => return ::core::result::Result::Err(#truncated),
+                };
+                let mut view = #view { header, rest, options_len: 0, payload_len: 0 };
+                view.check_fields()?;
+                #header_len_calc
+                #total_len_calc
+                view.options_len = header_len - #len;
+                view.payload_len = total_len - header_len;
+                ::core::result::Result::Ok(view)
+            }
+
+            #[inline]
+            fn check_fields(&self) -> ::core::result::Result<(), #krate::HeaderError> {
+                #(#checks)*
+                ::core::result::Result::Ok(())
+            }
+
+            #(#getters)*
+
+            /// Length of the header including options.
+            #[inline]
+            pub fn header_len(&self) -> usize {
+                #len + self.options_len
+            }
+
+            /// The option bytes (empty if the header has none).
+            #[inline]
+            pub fn options(&self) -> &[u8] {
+                &self.rest[..self.options_len]
+            }
+
+            /// The payload, as far as the header's length fields say (trailing bytes past
+            /// them, such as Ethernet padding, are left out).
+            #[inline]
+            pub fn payload(&self) -> &[u8] {
+                &self.rest[self.options_len..self.options_len + self.payload_len]
+            }
+
+            /// The header's fixed part as bytes.
+            #[inline]
+            pub fn fixed_bytes(&self) -> &[u8] {
+                #zc::IntoBytes::as_bytes(&*self.header)
+            }
+
+            #verify
+            #next
+
+            /// The owned representation.
+            pub fn to_owned(&self) -> #ident {
+                #ident { #(#owned_fields,)* }
+            }
+        }
+
+        impl<B: #zc::SplitByteSliceMut> #view<B> {
+            #(#setters)*
+
+            /// The option bytes, writable.
+            #[inline]
+            pub fn options_mut(&mut self) -> &mut [u8] {
+                &mut self.rest[..self.options_len]
+            }
+
+            /// The payload, writable.
+            #[inline]
+            pub fn payload_mut(&mut self) -> &mut [u8] {
+                let start = self.options_len;
+                &mut self.rest[start..start + self.payload_len]
+            }
+
+            #fill
+        }
+    }
+}
+
+fn owned_impl(model: &Model) -> TokenStream {
+    let krate = &model.krate;
+    let zc = quote!(#krate::__private::zerocopy);
+    let (layout, view) = names(model);
+    let ident = &model.ident;
+    let name = ident.to_string();
+    let len = model.len;
+    let unit = model.options_unit;
+
+    let mut width_checks = Vec::new();
+    let mut writes = Vec::new();
+    for field in &model.fields {
+        let f = &field.ident;
+        let fname = f.to_string();
+        match field.kind {
+            FieldKind::Options => {
+                writes.push(quote!(view.options_mut().copy_from_slice(self.#f.as_slice());));
+            }
+            FieldKind::Int { bytes } => {
+                let set_f = format_ident!("set_{}", f);
+                let try_set_f = format_ident!("try_set_{}", f);
+                let ty = &field.ty;
+                match &field.fill {
+                    Some(expr) => writes.push(quote! {
+                        let computed: usize = { #expr };
+                        let value = #ty::try_from(computed).map_err(|_| #krate::HeaderError {
+                            header: #name,
+                            field: #fname,
+                            kind: #krate::HeaderErrorKind::TooWide { bits: (#bytes * 8) as u8, value: computed as u64 },
+                        })?;
+                        view.#try_set_f(value)?;
+                    }),
+                    None => {
+                        if field.bits < bytes * 8 {
+                            let field_bits = field.bits as u8;
+                            width_checks.push(quote! {
+                                if (self.#f as u64) >> #field_bits != 0 {
+                                    return ::core::result::Result::Err(#krate::HeaderError {
+                                        header: #name,
+                                        field: #fname,
+                                        kind: #krate::HeaderErrorKind::TooWide { bits: #field_bits, value: self.#f as u64 },
+                                    });
+                                }
+                            });
+                        }
+                        writes.push(quote!(view.#set_f(self.#f);));
+                    }
+                }
+            }
+            FieldKind::Array { .. } => {
+                let set_f = format_ident!("set_{}", f);
+                writes.push(quote!(view.#set_f(self.#f);));
+            }
+        }
+    }
+    let options_len = match model.options {
+        Some(index) => {
+            let f = &model.fields[index].ident;
+            quote!(self.#f.len())
+        }
+        None => quote!(0usize),
+    };
+    let fill_checksum = model.checksum.map(|_| quote!(view.fill_checksum();));
+    let next = model.next.map(|index| {
+        let f = &model.fields[index].ident;
+        quote! {
+            #[inline]
+            fn next_layer(&self) -> ::core::option::Option<u64> {
+                ::core::option::Option::Some(self.#f as u64)
+            }
+        }
+    });
+    let bad_options = quote!(#krate::HeaderError { header: #name, field: "", kind: #krate::HeaderErrorKind::BadOptions { len: options_len } });
+    let options_check = model.options.map(|_| {
+        let unit_check = (unit > 1).then(|| quote!(|| options_len % #unit != 0));
+        quote! {
+            let options_len = #options_len;
+            if options_len > #krate::header::MAX_OPTIONS #unit_check {
+                return ::core::result::Result::Err(#bad_options);
+            }
+        }
+    });
+    quote! {
+        impl #ident {
+            /// Writes the header in front of `packet`'s data (using its headroom), filling
+            /// length and checksum fields. On error the packet is unchanged.
+            pub fn push_onto(&self, packet: &mut #krate::Packet) -> ::core::result::Result<usize, #krate::HeaderError> {
+                self.check_emit()?;
+                let header_len = #krate::Header::header_len(self);
+                packet.push(header_len);
+                #krate::Header::emit(self, packet.data_mut())
+            }
+
+            fn check_emit(&self) -> ::core::result::Result<(), #krate::HeaderError> {
+                #options_check
+                #(#width_checks)*
+                ::core::result::Result::Ok(())
+            }
+        }
+
+        impl #krate::Header for #ident {
+            const NAME: &'static str = #name;
+            const LEN: usize = #len;
+
+            #[inline]
+            fn header_len(&self) -> usize {
+                #len + #options_len
+            }
+
+            fn emit(&self, packet: &mut [u8]) -> ::core::result::Result<usize, #krate::HeaderError> {
+                self.check_emit()?;
+                let header_len = #krate::Header::header_len(self);
+                let available = packet.len();
+                if available < header_len {
+                    return ::core::result::Result::Err(#krate::HeaderError {
+                        header: #name,
+                        field: "",
+                        kind: #krate::HeaderErrorKind::Truncated { needed: header_len, available },
+                    });
+                }
+                #[allow(unused_variables)]
+                let payload_len = available - header_len;
+                let (header, rest) = match #zc::Ref::<&mut [u8], #layout>::from_prefix(packet) {
+                    ::core::result::Result::Ok(split) => split,
+                    ::core::result::Result::Err(_) => {
+                        return ::core::result::Result::Err(#krate::HeaderError {
+                            header: #name,
+                            field: "",
+                            kind: #krate::HeaderErrorKind::Truncated { needed: #len, available },
+                        });
+                    }
+                };
+                let mut view = #view { header, rest, options_len: header_len - #len, payload_len };
+                #(#writes)*
+                #fill_checksum
+                ::core::result::Result::Ok(header_len)
+            }
+
+            fn parse_owned(packet: &[u8]) -> ::core::result::Result<Self, #krate::HeaderError> {
+                #view::parse(packet).map(|view| view.to_owned())
+            }
+
+            #next
+        }
+    }
+}

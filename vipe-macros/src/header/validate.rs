@@ -1,0 +1,365 @@
+//! Validate: fields and attributes become the byte/bit layout of the [`Model`]; every
+//! misuse is reported at its token with a hint.
+
+use darling::Error;
+use darling::util::Override;
+use quote::format_ident;
+
+use super::model::{Field, FieldKind, Model, Unit, UnitKind};
+use super::parse::HeaderInput;
+
+/// Checks the input and lays it out; `None` when errors were recorded.
+pub fn validate(input: HeaderInput, errors: &mut darling::error::Accumulator) -> Option<Model> {
+    if !input.generics.params.is_empty() {
+        errors.push(
+            Error::custom("a header cannot be generic: its wire layout must be fixed\nhelp: remove the type parameters")
+                .with_span(&input.generics),
+        );
+    }
+    let raw_fields = input.data.take_struct()?.fields;
+    let mut fields: Vec<Field> = Vec::new();
+    let mut bit = 0usize;
+    // The open group of bit fields: index of its first field and its start bit.
+    let mut group: Option<(usize, usize)> = None;
+    let mut checksum = None;
+    let mut options = None;
+    let mut header_len = None;
+    let mut total_len = None;
+    let mut next = None;
+
+    for raw in raw_fields {
+        let Some(ident) = raw.ident.clone() else {
+            continue;
+        };
+        if options.is_some() {
+            errors.push(
+                Error::custom("the options field must be the last field: it runs to the header's end\nhelp: move it last")
+                    .with_span(&ident),
+            );
+            continue;
+        }
+        if raw.options.is_present() {
+            if !is_path_named(&raw.ty, "Options") {
+                errors.push(
+                    Error::custom("an options field has the type `vipe_rt::Options`\nhelp: write `pub options: Options`")
+                        .with_span(&raw.ty),
+                );
+                continue;
+            }
+            if let Some((first, _)) = group {
+                push_open_group(errors, &fields[first], bit);
+                group = None;
+            }
+            options = Some(fields.len());
+            fields.push(Field {
+                ident,
+                ty: raw.ty.clone(),
+                kind: FieldKind::Options,
+                bit_start: bit,
+                bits: 0,
+                expect: None,
+                min: None,
+                max: None,
+                fill: None,
+            });
+            continue;
+        }
+        let Some(kind) = field_kind(&raw.ty) else {
+            errors.push(
+                Error::custom(
+                    "unsupported header field type\nhelp: use u8, u16, u32 or u64 (big-endian on the wire), [u8; N], or `Options` with #[header(options)]",
+                )
+                .with_span(&raw.ty),
+            );
+            continue;
+        };
+        let width = match kind {
+            FieldKind::Int { bytes } => bytes * 8,
+            FieldKind::Array { len } => len * 8,
+            FieldKind::Options => 0,
+        };
+        let bits = match (&raw.bits, kind) {
+            (Some(bits), FieldKind::Int { .. }) => {
+                let n = usize::from(**bits);
+                if n == 0 || n > width {
+                    errors.push(
+                        Error::custom(format!(
+                            "a `{}` field holds 1 to {width} bits, not {n}",
+                            type_name(&raw.ty)
+                        ))
+                        .with_span(&bits.span()),
+                    );
+                    continue;
+                }
+                Some(n)
+            }
+            (Some(bits), _) => {
+                errors.push(
+                    Error::custom("`bits` applies to integer fields only\nhelp: remove it, or make the field an integer")
+                        .with_span(&bits.span()),
+                );
+                continue;
+            }
+            (None, _) => None,
+        };
+        match bits {
+            Some(n) => {
+                if group.is_none() {
+                    group = Some((fields.len(), bit));
+                }
+                bit += n;
+                if bit.is_multiple_of(8) {
+                    group = None;
+                }
+            }
+            None => {
+                if let Some((first, _)) = group.take() {
+                    push_open_group(errors, &fields[first], bit);
+                    bit = bit.div_ceil(8) * 8;
+                }
+                bit += width;
+            }
+        }
+        let bits = bits.unwrap_or(width);
+        let field_index = fields.len();
+        let is_int = matches!(kind, FieldKind::Int { .. });
+        for (name, value) in [("expect", raw.expect), ("min", raw.min), ("max", raw.max)] {
+            if let Some(value) = value {
+                if !is_int {
+                    errors.push(
+                        Error::custom(format!("`{name}` applies to integer fields only"))
+                            .with_span(&ident),
+                    );
+                } else if bits < 64 && value >> bits != 0 {
+                    errors.push(
+                        Error::custom(format!(
+                            "`{name} = {value}` does not fit in this field's {bits} bits"
+                        ))
+                        .with_span(&ident),
+                    );
+                }
+            }
+        }
+        if let Some(cs) = &raw.checksum {
+            let covers_all = match &**cs {
+                Override::Inherit => Some(false),
+                Override::Explicit(s) if s == "all" => Some(true),
+                Override::Explicit(s) if s == "header" => Some(false),
+                Override::Explicit(_) => None,
+            };
+            let start = bit - bits;
+            match covers_all {
+                None => errors.push(
+                    Error::custom("checksum coverage is `\"header\"` (the default) or `\"all\"` (header and payload)")
+                        .with_span(&cs.span()),
+                ),
+                Some(_) if bits != 16 || !is_int || !start.is_multiple_of(16) => errors.push(
+                    Error::custom(
+                        "an Internet checksum field is a u16 on a 16-bit boundary of the header\nhelp: make it `u16` and check its position",
+                    )
+                    .with_span(&cs.span()),
+                ),
+                Some(_) if checksum.is_some() => {
+                    errors.push(Error::custom("a header has one checksum field").with_span(&cs.span()))
+                }
+                Some(all) => checksum = Some((field_index, all)),
+            }
+        }
+        let mut expr_attr =
+            |lit: &Option<syn::LitStr>, slot: &mut Option<(usize, syn::Expr)>, what: &str| {
+                if let Some(lit) = lit {
+                    if !is_int {
+                        errors.push(
+                            Error::custom(format!("`{what}` applies to integer fields only"))
+                                .with_span(lit),
+                        );
+                    } else if slot.is_some() {
+                        errors.push(
+                            Error::custom(format!("only one field can be the `{what}` field"))
+                                .with_span(lit),
+                        );
+                    } else if let Some(expr) =
+                        errors.handle(lit.parse::<syn::Expr>().map_err(Error::from))
+                    {
+                        *slot = Some((field_index, expr));
+                    }
+                }
+            };
+        expr_attr(&raw.header_len, &mut header_len, "header_len");
+        expr_attr(&raw.total_len, &mut total_len, "total_len");
+        let fill = raw.fill.as_ref().and_then(|lit| {
+            if !is_int {
+                errors.push(Error::custom("`fill` applies to integer fields only").with_span(lit));
+                return None;
+            }
+            errors.handle(lit.parse::<syn::Expr>().map_err(Error::from))
+        });
+        if raw.next.is_present() {
+            if next.is_some() || !is_int {
+                errors.push(
+                    Error::custom("one integer field can be the `next` layer field")
+                        .with_span(&ident),
+                );
+            } else {
+                next = Some(field_index);
+            }
+        }
+        fields.push(Field {
+            ident,
+            ty: raw.ty,
+            kind,
+            bit_start: bit - bits,
+            bits,
+            expect: raw.expect,
+            min: raw.min,
+            max: raw.max,
+            fill,
+        });
+    }
+    if let Some((first, _)) = group {
+        push_open_group(errors, &fields[first], bit);
+    }
+    if header_len.is_some() && options.is_none() {
+        errors.push(
+            Error::custom("a `header_len` field needs an options field to hold the bytes past the fixed part\nhelp: add `#[header(options)] pub options: Options` as the last field")
+                .with_span(&input.ident),
+        );
+    }
+    if options.is_some() && header_len.is_none() {
+        errors.push(
+            Error::custom("an options field needs a `header_len` field saying where the options end\nhelp: mark the length field, e.g. `#[header(bits = 4, header_len = \"value * 4\")]`")
+                .with_span(&input.ident),
+        );
+    }
+    let units = layout_units(&fields);
+    let krate = input.krate.unwrap_or_else(|| syn::parse_quote!(::vipe_rt));
+    Some(Model {
+        krate,
+        ident: input.ident,
+        len: bit.div_ceil(8),
+        fields,
+        units,
+        checksum,
+        options,
+        options_unit: input.options_unit.unwrap_or(1).max(1),
+        header_len,
+        total_len,
+        next,
+    })
+}
+
+fn push_open_group(errors: &mut darling::error::Accumulator, first: &Field, end_bit: usize) {
+    let covered = end_bit - first.bit_start;
+    errors.push(
+        Error::custom(format!(
+            "the bit fields starting at `{}` cover {covered} bits, which does not end on a byte boundary\n\
+             help: fields are MSB-first in network order; widen or add bit fields so the group covers {} bits",
+            first.ident,
+            covered.div_ceil(8) * 8
+        ))
+        .with_span(&first.ident),
+    );
+}
+
+/// The layout struct's members: one per byte-aligned integer or array, one byte array per
+/// group of bit fields.
+fn layout_units(fields: &[Field]) -> Vec<Unit> {
+    let mut units: Vec<Unit> = Vec::new();
+    let mut covered_to = 0; // byte offset the units reach
+    for field in fields {
+        if field.kind == FieldKind::Options || field.byte_end() <= covered_to {
+            continue;
+        }
+        let start = covered_to.max(field.byte_start());
+        if field.is_aligned_int()
+            && matches!(
+                field.kind,
+                FieldKind::Int {
+                    bytes: 1 | 2 | 4 | 8
+                }
+            )
+        {
+            let FieldKind::Int { bytes } = field.kind else {
+                continue;
+            };
+            units.push(Unit {
+                name: field.ident.clone(),
+                kind: UnitKind::Int { bytes },
+            });
+            covered_to = start + bytes;
+        } else if let FieldKind::Array { len } = field.kind {
+            units.push(Unit {
+                name: field.ident.clone(),
+                kind: UnitKind::Bytes { len },
+            });
+            covered_to = start + len;
+        } else {
+            // A group of bit fields: up to the next byte boundary where a group ends.
+            let end = group_end(fields, field);
+            units.push(Unit {
+                name: format_ident!("bits_{}", field.ident),
+                kind: UnitKind::Bytes { len: end - start },
+            });
+            covered_to = end;
+        }
+    }
+    units
+}
+
+/// Byte offset where the group of bit fields containing `first` ends.
+fn group_end(fields: &[Field], first: &Field) -> usize {
+    let mut end_bit = first.bit_start;
+    for field in fields.iter().skip_while(|f| f.bit_start < first.bit_start) {
+        if field.kind == FieldKind::Options {
+            break;
+        }
+        end_bit = field.bit_start + field.bits;
+        if end_bit.is_multiple_of(8) {
+            break;
+        }
+    }
+    end_bit.div_ceil(8)
+}
+
+fn field_kind(ty: &syn::Type) -> Option<FieldKind> {
+    match ty {
+        syn::Type::Path(p) if p.qself.is_none() => {
+            let ident = p.path.get_ident()?;
+            let bytes = match ident.to_string().as_str() {
+                "u8" => 1,
+                "u16" => 2,
+                "u32" => 4,
+                "u64" => 8,
+                _ => return None,
+            };
+            Some(FieldKind::Int { bytes })
+        }
+        syn::Type::Array(a) => {
+            let syn::Type::Path(elem) = &*a.elem else {
+                return None;
+            };
+            if !elem.path.is_ident("u8") {
+                return None;
+            }
+            let syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(n),
+                ..
+            }) = &a.len
+            else {
+                return None;
+            };
+            Some(FieldKind::Array {
+                len: n.base10_parse().ok()?,
+            })
+        }
+        _ => None,
+    }
+}
+
+fn is_path_named(ty: &syn::Type, name: &str) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == name))
+}
+
+fn type_name(ty: &syn::Type) -> String {
+    crate::util::type_text(ty)
+}
