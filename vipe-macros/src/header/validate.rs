@@ -26,6 +26,8 @@ pub fn validate(input: HeaderInput, errors: &mut darling::error::Accumulator) ->
     let mut header_len = None;
     let mut total_len = None;
     let mut next = None;
+    // A header_len attribute was written, even if its expression failed to parse.
+    let mut header_len_written = false;
 
     for raw in raw_fields {
         let Some(ident) = raw.ident.clone() else {
@@ -185,6 +187,7 @@ pub fn validate(input: HeaderInput, errors: &mut darling::error::Accumulator) ->
                     }
                 }
             };
+        header_len_written |= raw.header_len.is_some();
         expr_attr(&raw.header_len, &mut header_len, "header_len");
         expr_attr(&raw.total_len, &mut total_len, "total_len");
         let fill = raw.fill.as_ref().and_then(|lit| {
@@ -225,7 +228,7 @@ pub fn validate(input: HeaderInput, errors: &mut darling::error::Accumulator) ->
                 .with_span(&input.ident),
         );
     }
-    if options.is_some() && header_len.is_none() {
+    if options.is_some() && !header_len_written {
         errors.push(
             Error::custom("an options field needs a `header_len` field saying where the options end\nhelp: mark the length field, e.g. `#[header(bits = 4, header_len = \"value * 4\")]`")
                 .with_span(&input.ident),

@@ -1,0 +1,16 @@
+//! Options in the middle of the header.
+use vipe_rt::prelude::*;
+use vipe_rt::Options;
+
+#[derive(Header)]
+pub struct Broken {
+    #[header(bits = 4, header_len = "value * 4")]
+    pub len: u8,
+    #[header(bits = 4)]
+    pub spare: u8,
+    #[header(options)]
+    pub options: Options,
+    pub trailer: u16,
+}
+
+fn main() {}
