@@ -43,7 +43,10 @@ prop_compose! {
 }
 
 /// Emits `h` in front of `payload`, parses it back.
-fn round_trip<H: Header + Clone + PartialEq + std::fmt::Debug>(h: &H, payload: &[u8]) -> (H, Vec<u8>) {
+fn round_trip<H: Header + Clone + PartialEq + std::fmt::Debug>(
+    h: &H,
+    payload: &[u8],
+) -> (H, Vec<u8>) {
     let mut buf = vec![0u8; h.header_len() + payload.len()];
     buf[h.header_len()..].copy_from_slice(payload);
     let len = h.emit(&mut buf).expect("emit");
@@ -132,7 +135,12 @@ proptest! {
 #[test]
 fn vlan_tag_bits_are_msb_first() {
     // PCP 5, DEI 1, VID 0x123: 101 1 0001 0010 0011 = 0xb123.
-    let tag = VlanTag { pcp: 5, dei: 1, vid: 0x123, ethertype: 0x0800 };
+    let tag = VlanTag {
+        pcp: 5,
+        dei: 1,
+        vid: 0x123,
+        ethertype: 0x0800,
+    };
     let mut buf = [0u8; 4];
     tag.emit(&mut buf).unwrap();
     assert_eq!(buf, [0xb1, 0x23, 0x08, 0x00]);
@@ -144,21 +152,40 @@ fn errors_name_the_field_and_the_reason() {
     ip[0] = 0x65; // version 6
     let err = Ipv4HeaderView::parse(&ip[..]).err().unwrap();
     assert_eq!((err.header, err.field), ("Ipv4Header", "version"));
-    assert_eq!(err.kind, HeaderErrorKind::Unexpected { expected: 4, found: 6 });
+    assert_eq!(
+        err.kind,
+        HeaderErrorKind::Unexpected {
+            expected: 4,
+            found: 6
+        }
+    );
     assert_eq!(err.to_string(), "Ipv4Header.version: expected 4, found 6");
     ip[0] = 0x44; // IHL 4 < 5
     let err = Ipv4HeaderView::parse(&ip[..]).err().unwrap();
     assert_eq!(err.field, "ihl");
     ip[0] = 0x46; // IHL 6: 24 bytes, buffer has 20
     let err = Ipv4HeaderView::parse(&ip[..]).err().unwrap();
-    assert_eq!(err.kind, HeaderErrorKind::BadLength { declared: 24, min: 20, max: 20 });
+    assert_eq!(
+        err.kind,
+        HeaderErrorKind::BadLength {
+            declared: 24,
+            min: 20,
+            max: 20
+        }
+    );
     ip[0] = 0x45;
     ip[2..4].copy_from_slice(&100u16.to_be_bytes()); // total length past the buffer
     let err = Ipv4HeaderView::parse(&ip[..]).err().unwrap();
     assert_eq!(err.field, "total_len");
     assert_eq!(err.reason(), "inconsistent header length field");
     let err = EthernetHeaderView::parse(&[0u8; 13][..]).err().unwrap();
-    assert_eq!(err.kind, HeaderErrorKind::Truncated { needed: 14, available: 13 });
+    assert_eq!(
+        err.kind,
+        HeaderErrorKind::Truncated {
+            needed: 14,
+            available: 13
+        }
+    );
 }
 
 #[test]
@@ -167,25 +194,51 @@ fn checked_setters_refuse_values_wider_than_the_field() {
     let mut tag = VlanTagView::parse(&mut buf[..]).unwrap();
     assert!(tag.try_set_vid(4095).is_ok());
     let err = tag.try_set_vid(4096).unwrap_err();
-    assert_eq!(err.kind, HeaderErrorKind::TooWide { bits: 12, value: 4096 });
+    assert_eq!(
+        err.kind,
+        HeaderErrorKind::TooWide {
+            bits: 12,
+            value: 4096
+        }
+    );
     assert_eq!(tag.vid(), 4095, "a refused value changes nothing");
     tag.set_vid(0x1001); // unchecked: bits beyond the width are dropped
     assert_eq!(tag.vid(), 0x001);
     assert_eq!(tag.pcp(), 0, "neighbouring bit fields are untouched");
-    let bad = VlanTag { pcp: 9, dei: 0, vid: 0, ethertype: 0 };
+    let bad = VlanTag {
+        pcp: 9,
+        dei: 0,
+        vid: 0,
+        ethertype: 0,
+    };
     assert_eq!(bad.emit(&mut [0u8; 4]).unwrap_err().field, "pcp");
 }
 
 #[test]
 fn ttl_decrement_updates_the_checksum_incrementally() {
     let h = Ipv4Header {
-        version: 4, ihl: 5, tos: 0, total_len: 0, ident: 0x5c4b, flags: 0b010, frag_offset: 0,
-        ttl: 64, protocol: 1, checksum: 0, src: [10, 0, 0, 1], dst: [10, 0, 0, 2], options: Options::EMPTY,
+        version: 4,
+        ihl: 5,
+        tos: 0,
+        total_len: 0,
+        ident: 0x5c4b,
+        flags: 0b010,
+        frag_offset: 0,
+        ttl: 64,
+        protocol: 1,
+        checksum: 0,
+        src: [10, 0, 0, 1],
+        dst: [10, 0, 0, 2],
+        options: Options::EMPTY,
     };
     let mut buf = vec![0u8; 84];
     h.emit(&mut buf).unwrap();
     let mut view = Ipv4HeaderView::parse(&mut buf[..]).unwrap();
-    assert_eq!(view.checksum(), 0xca5b, "the checksum the Linux kernel wrote for this header");
+    assert_eq!(
+        view.checksum(),
+        0xca5b,
+        "the checksum the Linux kernel wrote for this header"
+    );
     for ttl in (1..64).rev() {
         view.set_ttl_update_checksum(ttl);
         assert!(view.verify_checksum(), "ttl {ttl}");

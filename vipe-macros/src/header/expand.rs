@@ -394,6 +394,7 @@ fn view_type(model: &Model) -> TokenStream {
         impl<B: #zc::SplitByteSlice> #view<B> {
             /// Parses the header at the front of `packet` and validates it: length,
             /// expected values and ranges, length fields against the header and the buffer.
+            #[inline]
             pub fn parse(packet: B) -> ::core::result::Result<Self, #krate::HeaderError> {
                 let available = packet.len();
                 let (header, rest) = match #zc::Ref::<B, #layout>::from_prefix(packet) {
