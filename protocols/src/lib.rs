@@ -3,7 +3,19 @@
 //!
 //! - [`wire`]: header formats (Ethernet II and 802.1Q, ARP, IPv4, ICMP, UDP, TCP), each a
 //!   `#[derive(Header)]` struct.
+//! - [`ethernet`], [`arp`], [`ipv4`], [`icmp`], [`udp`]: the protocols.
+//! - [`apps`]: a pinger, a UDP echo server, a UDP client.
+//! - [`stack`]: wiring a host's or a router's stack into a node.
 #![no_std]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
+pub mod apps;
+pub mod arp;
+pub mod ethernet;
+pub mod icmp;
+pub mod ipv4;
+pub mod stack;
+pub mod udp;
 pub mod wire;

@@ -12,7 +12,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use core::fmt;
-use core::net::SocketAddr;
+use core::net::{IpAddr, SocketAddr};
 
 use crate::node::DeviceId;
 use crate::time::Instant;
@@ -60,6 +60,15 @@ pub struct PacketMeta {
     pub dst: Option<SocketAddr>,
     /// Free for protocols: a mark carried between layers of one node (like `skb->mark`).
     pub mark: u32,
+    /// Link-layer destination for the frame, set by address resolution (ARP) for the link
+    /// layer (Ethernet) below it.
+    pub link_dst: Option<[u8; 6]>,
+    /// The next hop a network-layer packet is headed to, set by routing (IPv4) for address
+    /// resolution below it.
+    pub next_hop: Option<IpAddr>,
+    /// Length of the network header the layer below pulled off before handing the packet
+    /// up; `push` it back to see the whole datagram (an ICMP error quotes it).
+    pub network_header_len: u8,
 }
 
 /// Pool statistics, for reports and for tests that check steady state allocates nothing.

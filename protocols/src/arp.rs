@@ -1,0 +1,260 @@
+//! ARP (RFC 826) for IPv4 over Ethernet: answers for its own addresses, resolves next
+//! hops for IPv4 with a cache whose entries expire, retries requests, holds a bounded
+//! queue of packets per unresolved address, and announces itself with gratuitous ARP.
+//!
+//! It sits between IPv4 and Ethernet: IPv4 packets come down on `ip` with
+//! `meta().next_hop` set and leave on `link` with `meta().link_dst` set; IPv4 frames from
+//! `link` go straight up to `ip`; ARP's own packets use `arp`.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use core::net::{IpAddr, Ipv4Addr};
+
+use vipe_rt::prelude::*;
+
+use crate::wire::ArpPacket;
+use crate::wire::arp::{ArpPacketView, OP_REPLY, OP_REQUEST};
+use crate::wire::ethernet::BROADCAST;
+
+/// How an ARP instance behaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArpConfig {
+    /// The interface's MAC address.
+    pub mac: [u8; 6],
+    /// The IPv4 addresses it answers for.
+    pub addrs: Vec<Ipv4Addr>,
+    /// How long a learned mapping stays valid.
+    pub entry_lifetime: Duration,
+    /// Time between requests for an unresolved address.
+    pub retry_interval: Duration,
+    /// Requests sent before giving up on an address.
+    pub max_requests: u8,
+    /// Packets held per unresolved address; more are dropped.
+    pub queue_limit: usize,
+    /// Send a gratuitous ARP for each address at start.
+    pub announce: bool,
+}
+
+impl ArpConfig {
+    /// Defaults: 60 s entries, 1 s between 3 requests, 16 queued packets, announce.
+    pub fn new(mac: [u8; 6], addrs: Vec<Ipv4Addr>) -> Self {
+        ArpConfig {
+            mac,
+            addrs,
+            entry_lifetime: Duration::from_secs(60),
+            retry_interval: Duration::from_secs(1),
+            max_requests: 3,
+            queue_limit: 16,
+            announce: true,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    mac: [u8; 6],
+    expires: Instant,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    queue: VecDeque<Packet>,
+    requests: u8,
+}
+
+/// The ARP protocol for one interface.
+#[protocol(name = "arp")]
+#[derive(Debug)]
+pub struct Arp {
+    config: ArpConfig,
+    cache: BTreeMap<u32, Entry>,
+    pending: BTreeMap<u32, Pending>,
+}
+
+impl Arp {
+    /// An ARP instance.
+    pub fn new(config: ArpConfig) -> Self {
+        Arp {
+            config,
+            cache: BTreeMap::new(),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// The cached hardware address of `ip`, if known and fresh at `now`.
+    pub fn lookup(&self, ip: Ipv4Addr, now: Instant) -> Option<[u8; 6]> {
+        self.cache
+            .get(&u32::from(ip))
+            .filter(|e| e.expires > now)
+            .map(|e| e.mac)
+    }
+
+    /// Number of cache entries (fresh or not yet swept).
+    pub fn cache_len(&self) -> usize {
+        self.cache.len()
+    }
+
+    fn owns(&self, ip: [u8; 4]) -> bool {
+        self.config.addrs.contains(&Ipv4Addr::from(ip))
+    }
+
+    fn learn(&mut self, cx: &mut Cx<Self>, ip: [u8; 4], mac: [u8; 6]) {
+        let key = u32::from_be_bytes(ip);
+        self.cache.insert(
+            key,
+            Entry {
+                mac,
+                expires: cx.now() + self.config.entry_lifetime,
+            },
+        );
+        if let Some(pending) = self.pending.remove(&key) {
+            cx.cancel_timer(&ArpTimer::Retry(key));
+            for mut pkt in pending.queue {
+                pkt.meta_mut().link_dst = Some(mac);
+                cx.send(ArpPort::Link, pkt);
+            }
+        }
+    }
+
+    fn send_arp(
+        &self,
+        cx: &mut Cx<Self>,
+        oper: u16,
+        spa: [u8; 4],
+        tha: [u8; 6],
+        tpa: [u8; 4],
+        dst: [u8; 6],
+    ) {
+        let mut pkt = cx.alloc();
+        let arp = ArpPacket {
+            htype: 1,
+            ptype: 0x0800,
+            hlen: 6,
+            plen: 4,
+            oper,
+            sha: self.config.mac,
+            spa,
+            tha,
+            tpa,
+        };
+        if let Err(e) = arp.push_onto(&mut pkt) {
+            return cx.drop_packet(pkt, e.reason());
+        }
+        pkt.meta_mut().link_dst = Some(dst);
+        cx.send(ArpPort::Arp, pkt);
+    }
+
+    fn request(&self, cx: &mut Cx<Self>, target: u32) {
+        let spa = self.config.addrs.first().map_or([0; 4], |a| a.octets());
+        self.send_arp(cx, OP_REQUEST, spa, [0; 6], target.to_be_bytes(), BROADCAST);
+        cx.count("arp requests sent");
+    }
+}
+
+#[protocol(ports(arp, link, ip))]
+impl Arp {
+    #[on_start]
+    fn start(&mut self, cx: &mut Cx<Self>) {
+        if self.config.announce {
+            for addr in self.config.addrs.clone() {
+                let a = addr.octets();
+                self.send_arp(cx, OP_REQUEST, a, [0; 6], a, BROADCAST);
+            }
+        }
+        let sweep = self.config.entry_lifetime;
+        cx.start_periodic(ArpTimer::Sweep, sweep);
+    }
+
+    /// An ARP packet from the link.
+    #[on_packet(port = "arp")]
+    fn from_arp(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
+        let arp = match ArpPacketView::parse(pkt.data()) {
+            Ok(view) => view.to_owned(),
+            Err(e) => return cx.drop_packet(pkt, e.reason()),
+        };
+        drop(pkt);
+        if arp.spa == [0; 4] {
+            // An ARP probe (RFC 5227): nothing to learn from it.
+            if arp.oper == OP_REQUEST && self.owns(arp.tpa) {
+                self.send_arp(cx, OP_REPLY, arp.tpa, arp.sha, arp.spa, arp.sha);
+            }
+            return;
+        }
+        let known = self.cache.contains_key(&u32::from_be_bytes(arp.spa));
+        let for_us = self.owns(arp.tpa);
+        if known || for_us {
+            self.learn(cx, arp.spa, arp.sha);
+        }
+        if for_us && arp.oper == OP_REQUEST && arp.spa != arp.tpa {
+            self.send_arp(cx, OP_REPLY, arp.tpa, arp.sha, arp.spa, arp.sha);
+            cx.count("arp replies sent");
+        }
+    }
+
+    /// An IPv4 frame from the link: straight up.
+    #[on_packet(port = "link")]
+    fn from_link(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
+        cx.send(ArpPort::Ip, pkt);
+    }
+
+    /// An IPv4 packet from IPv4, to resolve `meta().next_hop` for.
+    #[on_packet(port = "ip")]
+    fn from_ip(&mut self, cx: &mut Cx<Self>, mut pkt: Packet) {
+        let Some(IpAddr::V4(next_hop)) = pkt.meta().next_hop else {
+            return cx.drop_packet(pkt, "no IPv4 next hop");
+        };
+        let mac = if next_hop == Ipv4Addr::BROADCAST {
+            Some(BROADCAST)
+        } else if next_hop.is_multicast() {
+            // RFC 1112: 01:00:5e + the low 23 bits of the group.
+            let o = next_hop.octets();
+            Some([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]])
+        } else {
+            self.lookup(next_hop, cx.now())
+        };
+        if let Some(mac) = mac {
+            pkt.meta_mut().link_dst = Some(mac);
+            return cx.send(ArpPort::Link, pkt);
+        }
+        let key = u32::from(next_hop);
+        let limit = self.config.queue_limit;
+        let pending = self.pending.entry(key).or_default();
+        if pending.queue.len() >= limit {
+            return cx.drop_packet(pkt, "arp queue full");
+        }
+        pending.queue.push_back(pkt);
+        if pending.requests == 0 {
+            pending.requests = 1;
+            self.request(cx, key);
+            cx.start_timer(ArpTimer::Retry(key), self.config.retry_interval);
+        }
+    }
+
+    #[on_timer]
+    fn retry(&mut self, cx: &mut Cx<Self>, target: u32) {
+        let max = self.config.max_requests;
+        let Some(pending) = self.pending.get_mut(&target) else {
+            return;
+        };
+        if pending.requests >= max {
+            let dropped = self
+                .pending
+                .remove(&target)
+                .map(|p| p.queue)
+                .unwrap_or_default();
+            for pkt in dropped {
+                cx.drop_packet(pkt, "arp unresolved");
+            }
+            return;
+        }
+        pending.requests += 1;
+        self.request(cx, target);
+        cx.start_timer(ArpTimer::Retry(target), self.config.retry_interval);
+    }
+
+    #[on_timer]
+    fn sweep(&mut self, cx: &mut Cx<Self>) {
+        let now = cx.now();
+        self.cache.retain(|_, e| e.expires > now);
+    }
+}
