@@ -167,7 +167,7 @@ impl Arp {
 
     /// An ARP packet from the link.
     #[on_packet(port = "arp")]
-    fn from_arp(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
+    fn rx_arp(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
         let arp = match ArpPacketView::parse(pkt.data()) {
             Ok(view) => view.to_owned(),
             Err(e) => return cx.drop_packet(pkt, e.reason()),
@@ -193,13 +193,13 @@ impl Arp {
 
     /// An IPv4 frame from the link: straight up.
     #[on_packet(port = "link")]
-    fn from_link(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
+    fn rx_link(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
         cx.send(ArpPort::Ip, pkt);
     }
 
     /// An IPv4 packet from IPv4, to resolve `meta().next_hop` for.
     #[on_packet(port = "ip")]
-    fn from_ip(&mut self, cx: &mut Cx<Self>, mut pkt: Packet) {
+    fn rx_ip(&mut self, cx: &mut Cx<Self>, mut pkt: Packet) {
         let Some(IpAddr::V4(next_hop)) = pkt.meta().next_hop else {
             return cx.drop_packet(pkt, "no IPv4 next hop");
         };

@@ -62,7 +62,7 @@ impl Ethernet {
 impl Ethernet {
     /// A frame from the wire.
     #[on_packet(port = "lower")]
-    fn from_wire(&mut self, cx: &mut Cx<Self>, mut pkt: Packet) {
+    fn rx_wire(&mut self, cx: &mut Cx<Self>, mut pkt: Packet) {
         let (dst, mut ethertype) = match EthernetHeaderView::parse(pkt.data()) {
             Ok(eth) => (eth.dst(), eth.ethertype()),
             Err(e) => return cx.drop_packet(pkt, e.reason()),
@@ -90,7 +90,7 @@ impl Ethernet {
 
     /// A packet from an upper protocol, with `meta().link_dst` set.
     #[on_packet(port = "upper")]
-    fn from_upper(&mut self, cx: &mut Cx<Self>, mut pkt: Packet, ethertype: u16) {
+    fn rx_upper(&mut self, cx: &mut Cx<Self>, mut pkt: Packet, ethertype: u16) {
         let Some(dst) = pkt.meta().link_dst else {
             return cx.drop_packet(pkt, "no link-layer destination");
         };

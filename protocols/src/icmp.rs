@@ -34,7 +34,7 @@ impl Icmp {
 impl Icmp {
     /// An ICMP message from IPv4 (addresses in `meta().src`/`dst`).
     #[on_packet(port = "ip")]
-    fn from_ip(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
+    fn rx_ip(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
         let (icmp_type, rest) = match IcmpHeaderView::parse(pkt.data()) {
             Ok(v) if !v.verify_checksum() => return cx.drop_packet(pkt, "bad ICMP checksum"),
             Ok(v) => (v.icmp_type(), v.rest()),
@@ -89,20 +89,20 @@ impl Icmp {
 
     /// A complete ICMP message from the application (an echo request), to `meta().dst`.
     #[on_packet(port = "app")]
-    fn from_app(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
+    fn rx_app(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
         cx.send(IcmpPort::Ip, pkt);
     }
 
     /// Errors are delivered, not received, on `errors`.
     #[on_packet(port = "errors")]
-    fn from_errors(&mut self, cx: &mut Cx<Self>, pkt: Packet, _protocol: u8) {
+    fn rx_errors(&mut self, cx: &mut Cx<Self>, pkt: Packet, _protocol: u8) {
         cx.drop_packet(pkt, "unexpected packet on the errors port");
     }
 
     /// A datagram an upper protocol rejected: answer its source with destination
     /// unreachable, code `meta().mark`.
     #[on_packet(port = "reject")]
-    fn from_reject(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
+    fn rx_reject(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
         let (src, dst, header_len) = match Ipv4HeaderView::parse(pkt.data()) {
             Ok(v) => (v.src(), v.dst(), v.header_len()),
             Err(e) => return cx.drop_packet(pkt, e.reason()),

@@ -158,7 +158,7 @@ impl Ipv4 {
             })
             .chain(config.routes.iter().copied())
             .collect();
-        table.sort_by(|a, b| b.prefix_len.cmp(&a.prefix_len));
+        table.sort_by_key(|r| core::cmp::Reverse(r.prefix_len));
         Ipv4 {
             config,
             table,
@@ -221,7 +221,6 @@ impl Ipv4 {
         };
         if header.flags() & FLAG_DF != 0 {
             let (src_iface, quote_len) = (route.iface, header.header_len());
-            drop(header);
             let mut rest = [0u8; 4];
             rest[2..].copy_from_slice(&(iface.mtu.min(0xffff) as u16).to_be_bytes());
             self.send_error(
@@ -238,7 +237,6 @@ impl Ipv4 {
         let original = header.to_owned();
         let header_len = header.header_len();
         let copied = copied_options(header.options());
-        drop(header);
         let payload = &pkt.data()[header_len..];
         let first_room = (iface.mtu - header_len) / 8 * 8;
         let later_room = (iface.mtu - (Ipv4Header::LEN + copied.len())) / 8 * 8;
@@ -428,12 +426,10 @@ impl Ipv4 {
         let data = view.payload();
         let more = view.flags() & FLAG_MF != 0;
         if offset + data.len() > 0xffff - view.header_len() || (more && data.len() % 8 != 0) {
-            drop(view);
             cx.drop_packet(pkt, "malformed fragment");
             return None;
         }
         if self.reassembly_bytes + data.len() > self.config.reassembly_limit {
-            drop(view);
             cx.drop_packet(pkt, "reassembly memory full");
             return None;
         }
@@ -443,7 +439,6 @@ impl Ipv4 {
             ..Reassembly::default()
         });
         if entry.pieces.contains_key(&offset) {
-            drop(view);
             cx.drop_packet(pkt, "duplicate fragment");
             return None;
         }
@@ -458,7 +453,6 @@ impl Ipv4 {
         if !more {
             entry.total = Some(offset + data.len());
         }
-        drop(view);
         drop(pkt);
         if is_new {
             cx.start_timer(
@@ -539,7 +533,7 @@ fn copied_options(options: &[u8]) -> Options {
 impl Ipv4 {
     /// A datagram from interface `iface`.
     #[on_packet(port = "lower")]
-    fn from_link(&mut self, cx: &mut Cx<Self>, mut pkt: Packet, iface: u8) {
+    fn rx_link(&mut self, cx: &mut Cx<Self>, mut pkt: Packet, iface: u8) {
         let (total, dst, ttl, fragment, checksum_ok, header_len) =
             match Ipv4HeaderView::parse(pkt.data()) {
                 Ok(v) => (
@@ -607,7 +601,7 @@ impl Ipv4 {
 
     /// A payload from upper protocol number `protocol`, to `meta().dst`.
     #[on_packet(port = "upper")]
-    fn from_upper(&mut self, cx: &mut Cx<Self>, pkt: Packet, protocol: u8) {
+    fn rx_upper(&mut self, cx: &mut Cx<Self>, pkt: Packet, protocol: u8) {
         let Some(SocketAddr::V4(dst)) = pkt.meta().dst else {
             return cx.drop_packet(pkt, "no IPv4 destination");
         };

@@ -46,7 +46,7 @@ fn v4(addr: Option<SocketAddr>) -> Option<(Ipv4Addr, u16)> {
 impl Udp {
     /// A datagram from IPv4.
     #[on_packet(port = "ip")]
-    fn from_ip(&mut self, cx: &mut Cx<Self>, mut pkt: Packet) {
+    fn rx_ip(&mut self, cx: &mut Cx<Self>, mut pkt: Packet) {
         let (Some((src, _)), Some((dst, _))) = (v4(pkt.meta().src), v4(pkt.meta().dst)) else {
             return cx.drop_packet(pkt, "no IPv4 addresses");
         };
@@ -90,7 +90,7 @@ impl Udp {
 
     /// A payload from the application bound to `port`, to `meta().dst`.
     #[on_packet(port = "app")]
-    fn from_app(&mut self, cx: &mut Cx<Self>, mut pkt: Packet, port: u16) {
+    fn rx_app(&mut self, cx: &mut Cx<Self>, mut pkt: Packet, port: u16) {
         let Some((dst, dst_port)) = v4(pkt.meta().dst) else {
             return cx.drop_packet(pkt, "no IPv4 destination");
         };
@@ -122,7 +122,7 @@ impl Udp {
 
     /// An ICMP error about one of our datagrams: to the application that sent it.
     #[on_packet(port = "icmp")]
-    fn from_icmp(&mut self, cx: &mut Cx<Self>, mut pkt: Packet) {
+    fn rx_icmp(&mut self, cx: &mut Cx<Self>, mut pkt: Packet) {
         let quoted = &pkt.data()[IcmpHeader::LEN..];
         // The quoted IP header's length, then the quoted UDP source port (our port).
         let Some(header_len) = quoted.first().map(|b| usize::from(b & 0x0f) * 4) else {
@@ -145,7 +145,7 @@ impl Udp {
 
     /// Rejections leave on `reject`; nothing arrives there.
     #[on_packet(port = "reject")]
-    fn from_reject(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
+    fn rx_reject(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
         cx.drop_packet(pkt, "unexpected packet on the reject port");
     }
 }
