@@ -12,11 +12,14 @@ use vipe_protocols::wire::udp::UdpHeaderView;
 use vipe_rt::checksum;
 use vipe_rt::prelude::*;
 
+/// What IPv4 delivered: protocol, bytes, source and destination.
+type Delivery = (u8, Vec<u8>, Option<SocketAddr>, Option<SocketAddr>);
+
 /// Records what IPv4 delivers upward.
 #[protocol]
 #[derive(Default)]
 struct Recorder {
-    got: Vec<(u8, Vec<u8>, Option<SocketAddr>, Option<SocketAddr>)>,
+    got: Vec<Delivery>,
 }
 
 #[protocol(ports(icmp, udp))]
@@ -58,7 +61,7 @@ fn ip_packets() -> Vec<Vec<u8>> {
 }
 
 /// Feeds every IPv4 packet of the capture addressed to `me` into a VIPE IPv4 host.
-fn receive_all(me: Ipv4Addr) -> Vec<(u8, Vec<u8>, Option<SocketAddr>, Option<SocketAddr>)> {
+fn receive_all(me: Ipv4Addr) -> Vec<Delivery> {
     let mut node = Node::new(NodeId(1));
     let ip = node.add(Ipv4::new(Ipv4Config::host(
         Interface {
