@@ -28,7 +28,11 @@ fn mac(n: u8) -> [u8; 6] {
 }
 
 fn iface(addr: Ipv4Addr) -> Interface {
-    Interface { addr, prefix_len: 24, mtu: 1500 }
+    Interface {
+        addr,
+        prefix_len: 24,
+        mtu: 1500,
+    }
 }
 
 fn frame(eth: EthernetHeader, body: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
@@ -42,22 +46,72 @@ fn node_forwarding(c: &mut Criterion) {
     let mut node = Node::new(NodeId(0));
     let d0 = node.add_device("eth0", DeviceKind::Frame);
     let d1 = node.add_device("eth1", DeviceKind::Frame);
-    stack::router(&mut node, &[(d0, mac(1), iface(R1)), (d1, mac(2), iface(R2))], vec![]).unwrap();
+    stack::router(
+        &mut node,
+        &[(d0, mac(1), iface(R1)), (d1, mac(2), iface(R2))],
+        vec![],
+    )
+    .unwrap();
     node.start(Instant::ZERO);
     // B announces itself so the router knows its MAC.
-    let arp = frame(EthernetHeader { dst: mac(2), src: mac(0xb), ethertype: 0x0806 }, |buf| {
-        let reply = ArpPacket { htype: 1, ptype: 0x0800, hlen: 6, plen: 4, oper: 2, sha: mac(0xb), spa: B.octets(), tha: mac(2), tpa: R2.octets() };
-        buf.resize(14 + 28, 0);
-        reply.emit(&mut buf[14..]).unwrap();
-    });
+    let arp = frame(
+        EthernetHeader {
+            dst: mac(2),
+            src: mac(0xb),
+            ethertype: 0x0806,
+        },
+        |buf| {
+            let reply = ArpPacket {
+                htype: 1,
+                ptype: 0x0800,
+                hlen: 6,
+                plen: 4,
+                oper: 2,
+                sha: mac(0xb),
+                spa: B.octets(),
+                tha: mac(2),
+                tpa: R2.octets(),
+            };
+            buf.resize(14 + 28, 0);
+            reply.emit(&mut buf[14..]).unwrap();
+        },
+    );
     node.handle_input(Instant::ZERO, d1, Packet::from_slice(&arp));
     while node.poll_transmit().is_some() {}
-    let udp = frame(EthernetHeader { dst: mac(1), src: mac(0xa), ethertype: 0x0800 }, |buf| {
-        buf.resize(14 + 20 + 8 + 64, 0x5a);
-        UdpHeader { src_port: 4000, dst_port: 5000, length: 0, checksum: 0 }.emit(&mut buf[34..]).unwrap();
-        let ip = Ipv4Header { version: 4, ihl: 5, tos: 0, total_len: 0, ident: 1, flags: 0, frag_offset: 0, ttl: 64, protocol: 17, checksum: 0, src: A.octets(), dst: B.octets(), options: Options::EMPTY };
-        ip.emit(&mut buf[14..]).unwrap();
-    });
+    let udp = frame(
+        EthernetHeader {
+            dst: mac(1),
+            src: mac(0xa),
+            ethertype: 0x0800,
+        },
+        |buf| {
+            buf.resize(14 + 20 + 8 + 64, 0x5a);
+            UdpHeader {
+                src_port: 4000,
+                dst_port: 5000,
+                length: 0,
+                checksum: 0,
+            }
+            .emit(&mut buf[34..])
+            .unwrap();
+            let ip = Ipv4Header {
+                version: 4,
+                ihl: 5,
+                tos: 0,
+                total_len: 0,
+                ident: 1,
+                flags: 0,
+                frag_offset: 0,
+                ttl: 64,
+                protocol: 17,
+                checksum: 0,
+                src: A.octets(),
+                dst: B.octets(),
+                options: Options::EMPTY,
+            };
+            ip.emit(&mut buf[14..]).unwrap();
+        },
+    );
     c.bench_function("router node: forward one 106-byte frame", |b| {
         b.iter(|| {
             let mut pkt = node.pool().alloc();
@@ -74,22 +128,70 @@ fn node_forwarding(c: &mut Criterion) {
 fn flood(count: u32) -> (u64, f64) {
     let mut sim = Simulator::new(1);
     let (a, r, b) = (sim.add_node(), sim.add_node(), sim.add_node());
-    let link = LinkConfig::default().latency(Duration::from_micros(10)).bandwidth_bps(10_000_000_000).queue_limit(100_000);
+    let link = LinkConfig::default()
+        .latency(Duration::from_micros(10))
+        .bandwidth_bps(10_000_000_000)
+        .queue_limit(100_000);
     let left = sim.link(a, r, link).unwrap();
     let right = sim.link(r, b, link).unwrap();
-    let a_stack = stack::host(sim.node_mut(a).unwrap(), left.a.device, mac(0xa), iface(A), Some(R1)).unwrap();
-    stack::router(sim.node_mut(r).unwrap(), &[(left.b.device, mac(1), iface(R1)), (right.a.device, mac(2), iface(R2))], vec![]).unwrap();
-    let b_stack = stack::host(sim.node_mut(b).unwrap(), right.b.device, mac(0xb), iface(B), Some(R2)).unwrap();
+    let a_stack = stack::host(
+        sim.node_mut(a).unwrap(),
+        left.a.device,
+        mac(0xa),
+        iface(A),
+        Some(R1),
+    )
+    .unwrap();
+    stack::router(
+        sim.node_mut(r).unwrap(),
+        &[
+            (left.b.device, mac(1), iface(R1)),
+            (right.a.device, mac(2), iface(R2)),
+        ],
+        vec![],
+    )
+    .unwrap();
+    let b_stack = stack::host(
+        sim.node_mut(b).unwrap(),
+        right.b.device,
+        mac(0xb),
+        iface(B),
+        Some(R2),
+    )
+    .unwrap();
     let node_a = sim.node_mut(a).unwrap();
-    let client = node_a.add(UdpClient::new(UdpClientConfig { server: SocketAddr::from((B, 9)), count, size: 64, interval: Duration::from_micros(1) }));
-    node_a.connect(a_stack.udp.port(UdpPort::App(4000)), client.port(UdpClientPort::Udp)).unwrap();
+    let client = node_a.add(UdpClient::new(UdpClientConfig {
+        server: SocketAddr::from((B, 9)),
+        count,
+        size: 64,
+        interval: Duration::from_micros(1),
+    }));
+    node_a
+        .connect(
+            a_stack.udp.port(UdpPort::App(4000)),
+            client.port(UdpClientPort::Udp),
+        )
+        .unwrap();
     let node_b = sim.node_mut(b).unwrap();
     let sink = node_b.add(UdpEcho::default());
-    node_b.connect(b_stack.udp.port(UdpPort::App(9)), sink.port(UdpEchoPort::Udp)).unwrap();
+    node_b
+        .connect(
+            b_stack.udp.port(UdpPort::App(9)),
+            sink.port(UdpEchoPort::Udp),
+        )
+        .unwrap();
     let start = WallClock::now();
     sim.run_until(Instant::from_secs(60));
     let secs = start.elapsed().as_secs_f64();
-    let forwarded = sim.node(r).unwrap().stats().counters.iter().filter(|((_, n), _)| *n == "datagrams forwarded").map(|(_, v)| *v).sum();
+    let forwarded = sim
+        .node(r)
+        .unwrap()
+        .stats()
+        .counters
+        .iter()
+        .filter(|((_, n), _)| *n == "datagrams forwarded")
+        .map(|(_, v)| *v)
+        .sum();
     (forwarded, secs)
 }
 

@@ -7,6 +7,7 @@
 //! always one slice. Buffers come from a [`PacketPool`] and go back to it when the packet
 //! is dropped, so a node in steady state allocates nothing per packet.
 
+use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -85,7 +86,7 @@ pub struct PoolStats {
 }
 
 struct PoolShared {
-    free: RefCell<Vec<Vec<u8>>>,
+    free: RefCell<Vec<Box<Body>>>,
     buffer_size: usize,
     max_free: usize,
     allocated: Cell<u64>,
@@ -124,25 +125,25 @@ impl PacketPool {
     /// An empty packet with `headroom` bytes free in front (the buffer grows if needed).
     pub fn alloc_with_headroom(&self, headroom: usize) -> Packet {
         let shared = &self.shared;
-        let buf = match shared.free.borrow_mut().pop() {
-            Some(buf) => {
+        let mut body = match shared.free.borrow_mut().pop() {
+            Some(body) => {
                 shared.reused.set(shared.reused.get() + 1);
-                buf
+                body
             }
             None => {
                 shared.allocated.set(shared.allocated.get() + 1);
-                vec![0; shared.buffer_size.max(headroom)]
+                Box::new(Body {
+                    buf: vec![0; shared.buffer_size.max(headroom)],
+                    head: 0,
+                    tail: 0,
+                    meta: PacketMeta::default(),
+                    pool: None,
+                })
             }
         };
-        let mut pkt = Packet {
-            buf,
-            head: 0,
-            tail: 0,
-            meta: PacketMeta::default(),
-            pool: Some(self.shared.clone()),
-        };
-        pkt.reset(headroom);
-        pkt
+        body.reset(headroom);
+        body.pool = Some(self.shared.clone());
+        Packet::from_body(body)
     }
 
     /// A packet holding a copy of `bytes`, with default headroom.
@@ -185,7 +186,16 @@ impl fmt::Debug for PacketPool {
 }
 
 /// A packet: bytes in one contiguous buffer, plus [`PacketMeta`].
+///
+/// The packet itself is one pointer: buffer, offsets and metadata live in a boxed body
+/// that the pool recycles whole, so moving a packet through queues and handlers copies
+/// eight bytes, and a node in steady state allocates nothing.
 pub struct Packet {
+    /// Always `Some` but inside `drop`, which takes it back to the pool.
+    body: Option<Box<Body>>,
+}
+
+struct Body {
     buf: Vec<u8>,
     head: usize,
     tail: usize,
@@ -194,75 +204,90 @@ pub struct Packet {
 }
 
 impl Packet {
+    fn from_body(body: Box<Body>) -> Self {
+        Packet { body: Some(body) }
+    }
+
     /// A packet that belongs to no pool, holding a copy of `bytes` with default headroom.
     /// Handy in tests; protocols allocate through `Cx::alloc`.
     pub fn from_slice(bytes: &[u8]) -> Self {
-        let mut pkt = Packet {
+        let mut pkt = Packet::from_body(Box::new(Body {
             buf: vec![0; DEFAULT_HEADROOM + bytes.len()],
             head: DEFAULT_HEADROOM,
             tail: DEFAULT_HEADROOM,
             meta: PacketMeta::default(),
             pool: None,
-        };
+        }));
         pkt.put_slice(bytes);
         pkt
     }
 
-    fn reset(&mut self, headroom: usize) {
-        if self.buf.len() < headroom {
-            self.buf.resize(headroom, 0);
+    #[inline(always)]
+    fn b(&self) -> &Body {
+        match &self.body {
+            Some(body) => body,
+            None => unreachable!("a packet's body is only taken by drop"),
         }
-        self.head = headroom;
-        self.tail = headroom;
-        self.meta = PacketMeta::default();
+    }
+
+    #[inline(always)]
+    fn bm(&mut self) -> &mut Body {
+        match &mut self.body {
+            Some(body) => body,
+            None => unreachable!("a packet's body is only taken by drop"),
+        }
     }
 
     /// Number of bytes in the packet.
     #[inline]
     pub fn len(&self) -> usize {
-        self.tail - self.head
+        let b = self.b();
+        b.tail - b.head
     }
 
     /// Whether the packet holds no bytes.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.tail == self.head
+        self.len() == 0
     }
 
     /// The packet's bytes.
     #[inline]
     pub fn data(&self) -> &[u8] {
-        &self.buf[self.head..self.tail]
+        let b = self.b();
+        &b.buf[b.head..b.tail]
     }
 
     /// The packet's bytes, writable.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.head..self.tail]
+        let b = self.bm();
+        &mut b.buf[b.head..b.tail]
     }
 
     /// Free bytes in front of the data.
     #[inline]
     pub fn headroom(&self) -> usize {
-        self.head
+        self.b().head
     }
 
     /// Free bytes behind the data.
     #[inline]
     pub fn tailroom(&self) -> usize {
-        self.buf.len() - self.tail
+        let b = self.b();
+        b.buf.len() - b.tail
     }
 
     /// The metadata.
     #[inline]
     pub fn meta(&self) -> &PacketMeta {
-        &self.meta
+        &self.b().meta
     }
 
     /// The metadata, writable.
     #[inline]
     pub fn meta_mut(&mut self) -> &mut PacketMeta {
-        &mut self.meta
+        &mut self.bm().meta
     }
 
     /// Grows the data by `n` bytes at the front and returns them for a header to be
@@ -270,11 +295,12 @@ impl Packet {
     /// The returned bytes hold stale contents: write all of them.
     #[inline]
     pub fn push(&mut self, n: usize) -> &mut [u8] {
-        if n > self.head {
-            self.grow_front(n);
+        let b = self.bm();
+        if n > b.head {
+            b.grow_front(n);
         }
-        self.head -= n;
-        &mut self.buf[self.head..self.head + n]
+        b.head -= n;
+        &mut b.buf[b.head..b.head + n]
     }
 
     /// Prepends a copy of `bytes`.
@@ -285,27 +311,27 @@ impl Packet {
     /// Removes `n` bytes from the front and returns them (a header being consumed).
     #[inline]
     pub fn pull(&mut self, n: usize) -> Result<&[u8], PacketError> {
-        if n > self.len() {
-            return Err(PacketError::Truncated {
-                wanted: n,
-                len: self.len(),
-            });
+        let len = self.len();
+        if n > len {
+            return Err(PacketError::Truncated { wanted: n, len });
         }
-        let start = self.head;
-        self.head += n;
-        Ok(&self.buf[start..start + n])
+        let b = self.bm();
+        let start = b.head;
+        b.head += n;
+        Ok(&b.buf[start..start + n])
     }
 
     /// Grows the data by `n` bytes at the back and returns them to be written.
     /// The buffer is reallocated if the tailroom is short. The bytes hold stale contents.
     #[inline]
     pub fn put(&mut self, n: usize) -> &mut [u8] {
-        if n > self.tailroom() {
-            self.grow_back(n);
+        let b = self.bm();
+        if n > b.buf.len() - b.tail {
+            b.grow_back(n);
         }
-        let start = self.tail;
-        self.tail += n;
-        &mut self.buf[start..start + n]
+        let start = b.tail;
+        b.tail += n;
+        &mut b.buf[start..start + n]
     }
 
     /// Appends a copy of `bytes`.
@@ -315,42 +341,53 @@ impl Packet {
 
     /// Removes `n` bytes from the back (padding, a trailer).
     pub fn trim(&mut self, n: usize) -> Result<(), PacketError> {
-        if n > self.len() {
-            return Err(PacketError::Truncated {
-                wanted: n,
-                len: self.len(),
-            });
+        let len = self.len();
+        if n > len {
+            return Err(PacketError::Truncated { wanted: n, len });
         }
-        self.tail -= n;
+        self.bm().tail -= n;
         Ok(())
     }
 
     /// Shortens the data to `len` bytes; does nothing if it is already that short.
     pub fn truncate(&mut self, len: usize) {
         if len < self.len() {
-            self.tail = self.head + len;
+            let b = self.bm();
+            b.tail = b.head + len;
         }
     }
 
     /// A copy of this packet (bytes and metadata), from the same pool.
     pub fn duplicate(&self) -> Packet {
-        let mut copy = match &self.pool {
+        let b = self.b();
+        let mut copy = match &b.pool {
             Some(shared) => PacketPool {
                 shared: shared.clone(),
             }
-            .alloc_with_headroom(self.head),
+            .alloc_with_headroom(b.head),
             None => Packet::from_slice(&[]),
         };
         copy.put_slice(self.data());
-        copy.meta = self.meta;
+        *copy.meta_mut() = b.meta;
         copy
+    }
+}
+
+impl Body {
+    fn reset(&mut self, headroom: usize) {
+        if self.buf.len() < headroom {
+            self.buf.resize(headroom, 0);
+        }
+        self.head = headroom;
+        self.tail = headroom;
+        self.meta = PacketMeta::default();
     }
 
     #[cold]
     fn grow_front(&mut self, n: usize) {
         let extra = n - self.head + DEFAULT_HEADROOM;
         let mut buf = vec![0; self.buf.len() + extra];
-        buf[self.head + extra..self.tail + extra].copy_from_slice(self.data());
+        buf[self.head + extra..self.tail + extra].copy_from_slice(&self.buf[self.head..self.tail]);
         self.buf = buf;
         self.head += extra;
         self.tail += extra;
@@ -366,11 +403,14 @@ impl Packet {
 
 impl Drop for Packet {
     fn drop(&mut self) {
-        if let Some(shared) = self.pool.take() {
+        let Some(mut body) = self.body.take() else {
+            return;
+        };
+        if let Some(shared) = body.pool.take() {
             let mut free = shared.free.borrow_mut();
-            if free.len() < shared.max_free && self.buf.len() >= shared.buffer_size {
+            if free.len() < shared.max_free && body.buf.len() >= shared.buffer_size {
                 shared.returned.set(shared.returned.get() + 1);
-                free.push(core::mem::take(&mut self.buf));
+                free.push(body);
             }
         }
     }
@@ -387,7 +427,7 @@ impl fmt::Debug for Packet {
         f.debug_struct("Packet")
             .field("len", &self.len())
             .field("headroom", &self.headroom())
-            .field("meta", &self.meta)
+            .field("meta", self.meta())
             .finish()
     }
 }
