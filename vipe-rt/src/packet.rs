@@ -86,6 +86,8 @@ pub struct PoolStats {
 }
 
 struct PoolShared {
+    // Boxed on purpose: a body is handed out and taken back as is, never reallocated.
+    #[allow(clippy::vec_box)]
     free: RefCell<Vec<Box<Body>>>,
     buffer_size: usize,
     max_free: usize,
