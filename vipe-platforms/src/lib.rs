@@ -7,16 +7,23 @@
 //! | feature | platform |
 //! |---|---|
 //! | `sim` (default) | [`sim`]: the built-in deterministic discrete-event simulator |
+//! | `linux` | `linux`: an epoll event loop over TAP devices and UDP sockets |
 //!
-//! The Linux (TAP, UDP), ns-3 and bare-metal backends join behind their own features.
+//! The ns-3 and bare-metal backends join behind their own features.
 #![warn(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
-#[cfg(not(any(feature = "sim")))]
+#[cfg(not(any(feature = "sim", feature = "linux")))]
 compile_error!(
     "vipe-platforms: no platform selected. Enable one with a cargo feature, e.g. \
      `--features sim` (the built-in simulator, the default)."
 );
 
+#[cfg(any(feature = "sim", feature = "linux"))]
+mod pcap;
+
 #[cfg(feature = "sim")]
 pub mod sim;
+
+#[cfg(feature = "linux")]
+pub mod linux;

@@ -19,7 +19,7 @@
 //! ```
 
 mod link;
-mod pcap;
+
 mod trace;
 
 use std::cmp::Reverse;
@@ -33,8 +33,8 @@ use vipe_rt::{DeviceId, DeviceKind, Instant, Node, NodeConfig, NodeId, NodeRng, 
 pub use link::{LinkConfig, LinkEnd};
 pub use trace::{TraceEvent, TraceKind};
 
+use crate::pcap::Capture;
 use link::Link;
-use pcap::Capture;
 
 /// A link's id within the simulator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
