@@ -6,4 +6,5 @@
 //!   --release --bin heartbeat`).
 
 pub mod heartbeat;
+pub mod platform;
 pub mod stats;

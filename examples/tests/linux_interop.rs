@@ -3,7 +3,7 @@
 //! pings both ways (fragmentation and reassembly against the kernel's), and a UDP echo
 //! answering a kernel-side client. Needs root (CI runs as root); elsewhere it says so
 //! loudly and skips.
-#![cfg(feature = "linux")]
+#![cfg(target_os = "linux")]
 
 use std::net::Ipv4Addr;
 use std::process::{Child, Command, Stdio};

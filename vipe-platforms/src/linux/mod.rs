@@ -115,6 +115,11 @@ impl LinuxPlatform {
         &mut self.node
     }
 
+    /// The node back, after running (to read results).
+    pub fn into_node(self) -> Node {
+        self.node
+    }
+
     /// Counters of the loop.
     pub fn stats(&self) -> &LoopStats {
         &self.stats

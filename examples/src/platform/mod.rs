@@ -1,0 +1,69 @@
+//! Runs an example's node on the platform picked by cargo feature, so each example is
+//! one source for every platform: `sim` (the default) builds a simulated world around
+//! the node; `linux` binds it to TAP devices and runs it against whatever is on the
+//! other side (the kernel's stack, in a namespace or on the host).
+//!
+//! ```text
+//! cargo run -p vipe-examples --bin pinghost                                   # simulator
+//! cargo run -p vipe-examples --no-default-features --features linux --bin pinghost -- --tap vtap0
+//! ```
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[cfg(all(feature = "sim", feature = "linux"))]
+compile_error!(
+    "vipe-examples: pick one platform for the example binaries: `--features sim` (the default) \
+     or `--no-default-features --features linux`, not both"
+);
+#[cfg(not(any(feature = "sim", feature = "linux")))]
+compile_error!(
+    "vipe-examples: no platform selected for the example binaries: build with `--features sim` \
+     (the default) or `--no-default-features --features linux`"
+);
+
+#[cfg(all(feature = "linux", not(feature = "sim")))]
+mod linux;
+#[cfg(feature = "sim")]
+mod sim;
+
+#[cfg(all(feature = "linux", not(feature = "sim")))]
+pub use linux::{run_host, run_router};
+#[cfg(feature = "sim")]
+pub use sim::{run_host, run_router};
+
+/// The name of the platform the example binaries were built for.
+pub const PLATFORM: &str = if cfg!(feature = "linux") {
+    "linux"
+} else {
+    "sim"
+};
+
+/// One IPv4 host: its address and the host it talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostRole {
+    /// This host's MAC address.
+    pub mac: [u8; 6],
+    /// This host's address.
+    pub addr: Ipv4Addr,
+    /// Its on-link prefix length.
+    pub prefix_len: u8,
+    /// Its default gateway.
+    pub gateway: Option<Ipv4Addr>,
+    /// The host it pings.
+    pub peer: Ipv4Addr,
+}
+
+/// Platform settings an example takes from its command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlatformOptions {
+    /// How long to run at most.
+    pub duration: Duration,
+    /// Linux: TAP device names, one per interface the example's node has.
+    pub taps: Vec<String>,
+    /// Where to write pcaps (per device), if anywhere.
+    pub pcap_dir: Option<PathBuf>,
+    /// Simulator seed.
+    pub seed: u64,
+}
