@@ -68,22 +68,53 @@ impl Drop for Netns {
     }
 }
 
-fn run_until_exit(platform: &mut LinuxPlatform, mut child: Child) -> String {
-    let mut status = None;
+fn run_until_exit(platform: &mut LinuxPlatform, child: Child) -> String {
+    run_until_all_exit(platform, vec![child]).remove(0)
+}
+
+/// Runs the platform until every child has exited (20 s at most); returns their output.
+fn run_until_all_exit(platform: &mut LinuxPlatform, mut children: Vec<Child>) -> Vec<String> {
     platform
         .run(Some(StdDuration::from_secs(20)), |_| {
-            status = child.try_wait().ok().flatten();
-            status.is_some()
+            children
+                .iter_mut()
+                .all(|c| c.try_wait().ok().flatten().is_some())
         })
         .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "kernel-side command failed: {text}");
-    text
+    children
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.status.success(), "kernel-side command failed: {text}");
+            text
+        })
+        .collect()
+}
+
+/// Moves `tap` into `ns` with `addr`, up, with a default route via `gateway` if given.
+fn kernel_side(ns: &Netns, tap: &str, addr: &str, gateway: Option<&str>) {
+    sh(&["ip", "link", "set", tap, "netns", &ns.0]);
+    let mut cmds = vec![
+        vec!["ip", "addr", "add", addr, "dev", tap],
+        vec!["ip", "link", "set", tap, "up"],
+        vec!["ip", "link", "set", "lo", "up"],
+    ];
+    if let Some(gw) = gateway {
+        cmds.push(vec!["ip", "route", "add", "default", "via", gw]);
+    }
+    for cmd in cmds {
+        let out = ns.exec(&cmd).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]
@@ -98,19 +129,7 @@ fn the_kernel_and_a_vipe_host_ping_and_echo_each_other_over_tap() {
     let ns = Netns::new(&format!("vipe-tap-{id}"));
     let tap_name = format!("vtap{id}");
     let tap = TapDevice::open(&tap_name).expect("a TAP device");
-    sh(&["ip", "link", "set", &tap_name, "netns", &ns.0]);
-    for cmd in [
-        vec!["ip", "addr", "add", "10.77.0.1/24", "dev", &tap_name],
-        vec!["ip", "link", "set", &tap_name, "up"],
-        vec!["ip", "link", "set", "lo", "up"],
-    ] {
-        let out = ns.exec(&cmd).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    kernel_side(&ns, &tap_name, "10.77.0.1/24", None);
 
     let mut node = Node::new(NodeId(1));
     let dev = node.add_device(&tap_name, DeviceKind::Frame);
@@ -201,4 +220,104 @@ fn the_kernel_and_a_vipe_host_ping_and_echo_each_other_over_tap() {
     );
     assert!(platform.node().faults().is_empty());
     assert_eq!(platform.stats().send_errors, 0);
+}
+
+/// Two namespaces whose kernels route through a VIPE IPv4 router on two TAP devices:
+/// kernel-to-kernel ping, and a 10 MB TCP transfer (kernel TCP at both ends) with equal
+/// SHA-256 at both ends.
+#[test]
+fn two_kernels_route_through_a_vipe_router() {
+    if !is_root() {
+        eprintln!(
+            "\n!!! SKIPPED: linux_interop needs root (TAP devices, network namespaces). Run as root; CI does. !!!\n"
+        );
+        return;
+    }
+    let id = std::process::id() % 10000;
+    let (ns1, ns2) = (
+        Netns::new(&format!("vipe-r1-{id}")),
+        Netns::new(&format!("vipe-r2-{id}")),
+    );
+    let (tap1, tap2) = (format!("vra{id}"), format!("vrb{id}"));
+    let (t1, t2) = (
+        TapDevice::open(&tap1).unwrap(),
+        TapDevice::open(&tap2).unwrap(),
+    );
+    kernel_side(&ns1, &tap1, "10.78.1.1/24", Some("10.78.1.2"));
+    kernel_side(&ns2, &tap2, "10.78.2.1/24", Some("10.78.2.2"));
+
+    let mut node = Node::new(NodeId(1));
+    let (d1, d2) = (
+        node.add_device(&tap1, DeviceKind::Frame),
+        node.add_device(&tap2, DeviceKind::Frame),
+    );
+    let iface = |a: [u8; 4]| Interface {
+        addr: Ipv4Addr::from(a),
+        prefix_len: 24,
+        mtu: 1500,
+    };
+    stack::router(
+        &mut node,
+        &[
+            (d1, [2, 0, 0, 0, 0x78, 1], iface([10, 78, 1, 2])),
+            (d2, [2, 0, 0, 0, 0x78, 2], iface([10, 78, 2, 2])),
+        ],
+        vec![],
+    )
+    .unwrap();
+    let mut platform = LinuxPlatform::new(node).unwrap();
+    platform.add_tap(d1, t1).unwrap();
+    platform.add_tap(d2, t2).unwrap();
+
+    let ping = ns1
+        .exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.78.2.1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = run_until_exit(&mut platform, ping);
+    assert!(
+        out.contains("3 received") && out.contains("ttl=63"),
+        "one hop through VIPE: {out}"
+    );
+
+    let server = "import socket,hashlib; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1); \
+                  s.bind(('10.78.2.1',5001)); s.listen(1); s.settimeout(15); c,_=s.accept(); c.settimeout(15); h=hashlib.sha256(); n=0\n\
+while True:\n    d=c.recv(65536)\n    if not d: break\n    h.update(d); n+=len(d)\n\
+print(n, h.hexdigest())";
+    let client = "import socket,hashlib,random,time; r=random.Random(7); data=r.randbytes(10*1024*1024); \
+                  time.sleep(0.3); s=socket.create_connection(('10.78.2.1',5001),timeout=15); s.sendall(data); s.close(); \
+                  print(len(data), hashlib.sha256(data).hexdigest())";
+    let server = ns2
+        .exec(&["python3", "-c", server])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = ns1
+        .exec(&["python3", "-c", client])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let outs = run_until_all_exit(&mut platform, vec![server, client]);
+    assert_eq!(
+        outs[0].trim(),
+        outs[1].trim(),
+        "bytes and SHA-256 at both ends"
+    );
+    assert!(outs[0].starts_with("10485760 "), "{}", outs[0]);
+    let forwarded: u64 = platform
+        .node()
+        .stats()
+        .counters
+        .iter()
+        .filter(|((_, n), _)| *n == "datagrams forwarded")
+        .map(|(_, v)| *v)
+        .sum();
+    assert!(
+        forwarded > 7000,
+        "10 MB is more than 7000 full segments: {forwarded}"
+    );
+    assert!(platform.node().faults().is_empty());
 }
