@@ -6,5 +6,6 @@
 //!   --release --bin heartbeat`).
 
 pub mod heartbeat;
+pub mod overlay;
 pub mod platform;
 pub mod stats;
