@@ -8,6 +8,7 @@
 //! gracefully.
 
 mod tap;
+mod timer;
 
 use std::io;
 use std::net::UdpSocket;
@@ -22,8 +23,10 @@ use vipe_rt::{DeviceId, Instant, Node};
 pub use tap::TapDevice;
 
 use crate::pcap::Capture;
+use timer::TimerFd;
 
 const SIGNAL_TOKEN: Token = Token(usize::MAX);
+const TIMER_TOKEN: Token = Token(usize::MAX - 1);
 
 /// What backs a device.
 #[derive(Debug)]
@@ -37,6 +40,8 @@ struct Port {
     device: DeviceId,
     backend: Backend,
     capture: Option<CaptureSlot>,
+    /// Why the device stopped working, once it did.
+    failed: Option<String>,
 }
 
 struct CaptureSlot(Capture);
@@ -80,8 +85,10 @@ pub struct LinuxPlatform {
     ports: Vec<Port>,
     epoch: StdInstant,
     signals: Signals,
+    timer: TimerFd,
     stats: LoopStats,
-    mtu: usize,
+    /// Scratch space for datagrams larger than a pool buffer.
+    scratch: Vec<u8>,
     started: bool,
 }
 
@@ -93,14 +100,21 @@ impl LinuxPlatform {
             Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])?;
         poll.registry()
             .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
+        let timer = TimerFd::new()?;
+        poll.registry().register(
+            &mut SourceFd(&timer.raw_fd()),
+            TIMER_TOKEN,
+            Interest::READABLE,
+        )?;
         Ok(LinuxPlatform {
             node,
             poll,
             ports: Vec::new(),
             epoch: StdInstant::now(),
             signals,
+            timer,
             stats: LoopStats::default(),
-            mtu: 65535,
+            scratch: vec![0; 65536],
             started: false,
         })
     }
@@ -135,6 +149,7 @@ impl LinuxPlatform {
             device,
             backend: Backend::Tap(tap),
             capture: None,
+            failed: None,
         });
         Ok(())
     }
@@ -152,6 +167,7 @@ impl LinuxPlatform {
             device,
             backend: Backend::Udp(socket),
             capture: None,
+            failed: None,
         });
         Ok(())
     }
@@ -195,16 +211,20 @@ impl LinuxPlatform {
                 return Ok(StopReason::Condition);
             }
             let now = self.now();
-            let mut timeout = self
+            let deadline = self
                 .node
                 .next_deadline()
                 .map(|d| StdDuration::from_nanos(d.saturating_duration_since(now).as_nanos()));
+            // The timerfd wakes us for the node's deadline with nanosecond resolution;
+            // epoll's own (millisecond) timeout only enforces the caller's limit.
+            self.timer.set(deadline)?;
+            let mut timeout = None;
             if let Some(limit) = limit {
                 let left = limit.saturating_sub(started_at.elapsed());
                 if left.is_zero() {
                     return Ok(StopReason::TimeLimit);
                 }
-                timeout = Some(timeout.map_or(left, |t| t.min(left)));
+                timeout = Some(left);
             }
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
@@ -213,6 +233,10 @@ impl LinuxPlatform {
             }
             self.stats.wakeups += 1;
             for event in events.iter() {
+                if event.token() == TIMER_TOKEN {
+                    self.timer.clear();
+                    continue;
+                }
                 if event.token() == SIGNAL_TOKEN {
                     if self.signals.pending().next().is_some() {
                         tracing::info!(stats = ?self.stats, "signal received; stopping");
@@ -227,24 +251,54 @@ impl LinuxPlatform {
             let now = self.now();
             self.node.handle_timeout(now);
             self.flush();
+            if !self.ports.is_empty() && self.ports.iter().all(|p| p.failed.is_some()) {
+                let why: Vec<String> = self.ports.iter().filter_map(|p| p.failed.clone()).collect();
+                return Err(io::Error::other(format!(
+                    "every device failed: {}",
+                    why.join("; ")
+                )));
+            }
         }
     }
 
-    /// Reads everything waiting on a device into the node.
+    /// Reads everything waiting on a device into the node (epoll is edge-triggered, so
+    /// until the device says it has nothing more).
     fn drain_device(&mut self, index: usize) {
+        if self.ports[index].failed.is_some() {
+            return;
+        }
         loop {
             let mut pkt = self.node.pool().alloc_with_headroom(64);
             let port = &mut self.ports[index];
-            let room = pkt.put(self.mtu.min(65535));
             let result = match &mut port.backend {
-                Backend::Tap(tap) => tap.recv(room).map(|n| (n, None)),
-                Backend::Udp(socket) => socket.recv_from(room).map(|(n, from)| (n, Some(from))),
+                Backend::Tap(tap) => {
+                    // A frame goes straight into a pool buffer; no allocation per packet.
+                    let room = pkt.tailroom();
+                    let n = tap.recv(pkt.put(room));
+                    n.map(|n| {
+                        pkt.truncate(n);
+                        (n == room, None)
+                    })
+                }
+                Backend::Udp(socket) => socket.recv_from(&mut self.scratch).map(|(n, from)| {
+                    pkt.put_slice(&self.scratch[..n]);
+                    (false, Some(from))
+                }),
             };
             match result {
-                Ok((n, from)) => {
-                    pkt.truncate(n);
-                    pkt.meta_mut().src = from;
+                Ok((maybe_truncated, from)) => {
                     let device = port.device;
+                    if maybe_truncated {
+                        // Larger than a pool buffer: the TAP device's MTU is above what
+                        // the node's buffers hold.
+                        self.stats.receive_errors += 1;
+                        tracing::warn!(
+                            ?device,
+                            "frame filled the whole buffer; dropped as possibly truncated"
+                        );
+                        continue;
+                    }
+                    pkt.meta_mut().src = from;
                     if let Some(capture) = &mut port.capture {
                         let now = Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64);
                         capture.0.write(now, pkt.data());
@@ -258,7 +312,20 @@ impl LinuxPlatform {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.stats.receive_errors += 1;
-                    tracing::warn!(device = ?self.ports[index].device, error = %e, "device read failed");
+                    let device = port.device;
+                    if is_device_gone(&e) {
+                        tracing::error!(?device, error = %e, "device is gone; it is no longer read or written");
+                        port.failed = Some(format!("{device:?}: {e}"));
+                        let _ = match &mut port.backend {
+                            Backend::Tap(tap) => self
+                                .poll
+                                .registry()
+                                .deregister(&mut SourceFd(&tap.raw_fd())),
+                            Backend::Udp(socket) => self.poll.registry().deregister(socket),
+                        };
+                    } else {
+                        tracing::warn!(?device, error = %e, "device read failed");
+                    }
                     return;
                 }
             }
@@ -268,7 +335,11 @@ impl LinuxPlatform {
     /// Sends what the node transmitted.
     fn flush(&mut self) {
         while let Some(tx) = self.node.poll_transmit() {
-            let Some(port) = self.ports.iter_mut().find(|p| p.device == tx.device) else {
+            let Some(port) = self
+                .ports
+                .iter_mut()
+                .find(|p| p.device == tx.device && p.failed.is_none())
+            else {
                 self.stats.send_errors += 1;
                 continue;
             };
@@ -299,4 +370,12 @@ impl LinuxPlatform {
             }
         }
     }
+}
+
+/// Whether a device error means the device itself is gone (not a passing condition).
+fn is_device_gone(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENODEV | libc::EBADFD | libc::EBADF | libc::EIO | libc::ENXIO | libc::ENETDOWN)
+    )
 }
