@@ -1,6 +1,6 @@
 //! A length expression that does not parse.
-use vipe_rt::prelude::*;
 use vipe_rt::Options;
+use vipe_rt::prelude::*;
 
 #[derive(Header)]
 pub struct Broken {

@@ -1,6 +1,6 @@
 //! Options in the middle of the header.
-use vipe_rt::prelude::*;
 use vipe_rt::Options;
+use vipe_rt::prelude::*;
 
 #[derive(Header)]
 pub struct Broken {

@@ -37,7 +37,14 @@ impl Hop {
 
 fn main() {
     let mut pkt = Packet::from_slice(b"hello");
-    Tiny { version: 1, hops: 0, len: 0, sum: 0 }.push_onto(&mut pkt).unwrap();
+    Tiny {
+        version: 1,
+        hops: 0,
+        len: 0,
+        sum: 0,
+    }
+    .push_onto(&mut pkt)
+    .unwrap();
     let mut node = Node::new(NodeId(0));
     let hop = node.add(Hop);
     let dev = node.add_device("eth0", DeviceKind::Frame);

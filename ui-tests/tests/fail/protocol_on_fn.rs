@@ -1,0 +1,7 @@
+//! `#[protocol]` on a free function.
+use vipe_rt::prelude::*;
+
+#[protocol]
+fn echo(_pkt: Packet) {}
+
+fn main() {}
