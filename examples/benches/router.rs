@@ -187,11 +187,7 @@ fn flood(count: u32) -> (u64, f64) {
         .node(r)
         .unwrap()
         .stats()
-        .counters
-        .iter()
-        .filter(|((_, n), _)| *n == "datagrams forwarded")
-        .map(|(_, v)| *v)
-        .sum();
+        .counter_total("datagrams forwarded");
     (forwarded, secs)
 }
 

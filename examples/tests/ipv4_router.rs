@@ -234,11 +234,7 @@ fn ping_across_the_router_resolves_arp_and_gets_replies() {
         .node(s.r)
         .unwrap()
         .stats()
-        .counters
-        .iter()
-        .filter(|((_, n), _)| *n == "datagrams forwarded")
-        .map(|(_, v)| v)
-        .sum::<u64>();
+        .counter_total("datagrams forwarded");
     assert_eq!(forwarded, 6);
 }
 
@@ -271,17 +267,7 @@ fn a_4000_byte_datagram_is_fragmented_and_reassembled_both_ways() {
             payload: UdpClient::payload(0, 4000)
         }]
     );
-    let count = |node: NodeId, name: &str| {
-        s.sim
-            .node(node)
-            .unwrap()
-            .stats()
-            .counters
-            .iter()
-            .filter(|((_, n), _)| *n == name)
-            .map(|(_, v)| *v)
-            .sum::<u64>()
-    };
+    let count = |node: NodeId, name: &str| s.sim.node(node).unwrap().stats().counter_total(name);
     assert_eq!(
         count(s.a, "fragments sent"),
         3,

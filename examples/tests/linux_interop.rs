@@ -307,14 +307,7 @@ print(n, h.hexdigest())";
         "bytes and SHA-256 at both ends"
     );
     assert!(outs[0].starts_with("10485760 "), "{}", outs[0]);
-    let forwarded: u64 = platform
-        .node()
-        .stats()
-        .counters
-        .iter()
-        .filter(|((_, n), _)| *n == "datagrams forwarded")
-        .map(|(_, v)| *v)
-        .sum();
+    let forwarded: u64 = platform.node().stats().counter_total("datagrams forwarded");
     assert!(
         forwarded > 7000,
         "10 MB is more than 7000 full segments: {forwarded}"

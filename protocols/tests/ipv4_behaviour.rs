@@ -37,12 +37,7 @@ fn drain(node: &mut Node) -> Vec<Transmit> {
 }
 
 fn counter(node: &Node, name: &str) -> u64 {
-    node.stats()
-        .counters
-        .iter()
-        .filter(|((_, n), _)| *n == name)
-        .map(|(_, v)| *v)
-        .sum()
+    node.stats().counter_total(name)
 }
 
 /// A host (or router) with its lower port on device 0 and upper(17) to a sink.

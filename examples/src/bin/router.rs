@@ -116,15 +116,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let count = |name: &str| {
-        router
-            .stats()
-            .counters
-            .iter()
-            .filter(|((_, n), _)| *n == name)
-            .map(|(_, v)| *v)
-            .sum::<u64>()
-    };
+    let count = |name: &str| router.stats().counter_total(name);
     println!(
         "router on {}: {} ↔ {}",
         platform::PLATFORM,

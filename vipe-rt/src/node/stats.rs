@@ -46,6 +46,15 @@ impl NodeStats {
             .sum()
     }
 
+    /// The counter `name` summed over every instance (e.g. all the interfaces' ARPs).
+    pub fn counter_total(&self, name: &str) -> u64 {
+        self.counters
+            .iter()
+            .filter(|((_, n), _)| *n == name)
+            .map(|(_, v)| *v)
+            .sum()
+    }
+
     pub(crate) fn add_drop(&mut self, instance: Option<InstanceId>, reason: &'static str) {
         *self.drops.entry((instance, reason)).or_insert(0) += 1;
     }
