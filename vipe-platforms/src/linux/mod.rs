@@ -2,37 +2,44 @@
 //! (real Ethernet frames, interoperating with the kernel's stack) and UDP sockets
 //! (datagram devices, for deployment across real hosts).
 //!
-//! The loop reads every ready device into pool buffers and feeds the node, sends what the
-//! node transmits, and sleeps in `epoll_wait` until the next device event or the node's
-//! next deadline — no busy loop: an idle node costs nothing. SIGINT and SIGTERM stop it
-//! gracefully.
+//! The loop reads ready devices in batches into pool buffers (up to [`BATCH`] frames
+//! or datagrams per device per turn, round-robin, so one busy device cannot starve
+//! another), feeds the node, sends what it transmits (UDP in `sendmmsg` batches), and
+//! sleeps in `epoll_wait` until the next device event or the node's next deadline — no
+//! busy loop: an idle node costs nothing. SIGINT and SIGTERM stop it gracefully.
 
 mod tap;
 mod timer;
+mod udp;
 
 use std::io;
-use std::net::UdpSocket;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
-use vipe_rt::{DeviceId, Instant, Node};
+use vipe_rt::{DeviceId, Instant, Node, Packet, Transmit};
 
 pub use tap::TapDevice;
+pub use udp::BATCH;
 
 use crate::pcap::Capture;
 use timer::TimerFd;
+use udp::UdpDevice;
 
 const SIGNAL_TOKEN: Token = Token(usize::MAX);
 const TIMER_TOKEN: Token = Token(usize::MAX - 1);
+
+/// Headroom left in front of a received frame, for headers pushed when it is forwarded.
+const RX_HEADROOM: usize = 64;
 
 /// What backs a device.
 #[derive(Debug)]
 enum Backend {
     Tap(TapDevice),
-    Udp(mio::net::UdpSocket),
+    Udp(UdpDevice),
 }
 
 #[derive(Debug)]
@@ -42,6 +49,8 @@ struct Port {
     capture: Option<CaptureSlot>,
     /// Why the device stopped working, once it did.
     failed: Option<String>,
+    /// epoll said readable and the device has not yet said "nothing more".
+    readable: bool,
 }
 
 struct CaptureSlot(Capture);
@@ -57,14 +66,20 @@ impl std::fmt::Debug for CaptureSlot {
 pub struct LoopStats {
     /// Times the loop woke up.
     pub wakeups: u64,
+    /// Read batches (one `read` per TAP frame, one `recvmmsg` per UDP batch).
+    pub read_batches: u64,
     /// Frames or datagrams read from devices.
     pub received: u64,
     /// Frames or datagrams written to devices.
     pub sent: u64,
-    /// Writes that failed (device gone, buffer full, ...), dropped and counted.
+    /// Writes that failed (device gone, buffer full, no destination ...), dropped and
+    /// counted.
     pub send_errors: u64,
     /// Reads that failed with something other than "nothing to read".
     pub receive_errors: u64,
+    /// TAP frames that filled a whole pool buffer, so may have been cut short (the
+    /// device's MTU is above what the node's buffers hold): dropped.
+    pub oversize_frames: u64,
 }
 
 /// Why the loop stopped.
@@ -86,9 +101,13 @@ pub struct LinuxPlatform {
     epoch: StdInstant,
     signals: Signals,
     timer: TimerFd,
+    /// The node deadline the timerfd is armed for, so it is re-armed only on change.
+    armed: Option<Instant>,
     stats: LoopStats,
-    /// Scratch space for datagrams larger than a pool buffer.
-    scratch: Vec<u8>,
+    /// Frames of the batch being read (reused: no allocation per batch).
+    rx: Vec<Packet>,
+    /// Transmits of the node being sent (reused).
+    tx: Vec<Transmit>,
     started: bool,
 }
 
@@ -113,8 +132,10 @@ impl LinuxPlatform {
             epoch: StdInstant::now(),
             signals,
             timer,
+            armed: None,
             stats: LoopStats::default(),
-            scratch: vec![0; 65536],
+            rx: Vec::with_capacity(BATCH),
+            tx: Vec::with_capacity(BATCH),
             started: false,
         })
     }
@@ -141,38 +162,50 @@ impl LinuxPlatform {
 
     /// Binds node device `device` to a TAP device.
     pub fn add_tap(&mut self, device: DeviceId, tap: TapDevice) -> io::Result<()> {
+        self.check_unbound(device)?;
         let token = Token(self.ports.len());
         self.poll
             .registry()
             .register(&mut SourceFd(&tap.raw_fd()), token, Interest::READABLE)?;
-        self.ports.push(Port {
-            device,
-            backend: Backend::Tap(tap),
-            capture: None,
-            failed: None,
-        });
+        self.push_port(device, Backend::Tap(tap));
         Ok(())
     }
 
-    /// Binds node device `device` to a UDP socket: datagrams received arrive with
-    /// `meta().src` set; the node sends to `meta().dst`.
+    /// Binds node device `device` to a UDP socket (IPv4 or IPv6): datagrams received
+    /// arrive with `meta().src` set; the node sends to `meta().dst`.
     pub fn add_udp(&mut self, device: DeviceId, socket: UdpSocket) -> io::Result<()> {
-        socket.set_nonblocking(true)?;
-        let mut socket = mio::net::UdpSocket::from_std(socket);
+        self.check_unbound(device)?;
+        let mut udp = UdpDevice::new(socket)?;
         let token = Token(self.ports.len());
         self.poll
             .registry()
-            .register(&mut socket, token, Interest::READABLE)?;
-        self.ports.push(Port {
-            device,
-            backend: Backend::Udp(socket),
-            capture: None,
-            failed: None,
-        });
+            .register(udp.source(), token, Interest::READABLE)?;
+        self.push_port(device, Backend::Udp(udp));
         Ok(())
     }
 
-    /// Writes every frame a TAP-backed device sends or receives to a pcap file.
+    fn check_unbound(&self, device: DeviceId) -> io::Result<()> {
+        if self.ports.iter().any(|p| p.device == device) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("device {device:?} is already bound"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn push_port(&mut self, device: DeviceId, backend: Backend) {
+        self.ports.push(Port {
+            device,
+            backend,
+            capture: None,
+            failed: None,
+            // Data may already be waiting; the first turn reads until "nothing more".
+            readable: true,
+        });
+    }
+
+    /// Writes every frame or datagram a device sends or receives to a pcap file.
     pub fn capture(&mut self, device: DeviceId, path: impl AsRef<Path>) -> io::Result<()> {
         let port = self
             .ports
@@ -210,14 +243,7 @@ impl LinuxPlatform {
             if done(&self.node) {
                 return Ok(StopReason::Condition);
             }
-            let now = self.now();
-            let deadline = self
-                .node
-                .next_deadline()
-                .map(|d| StdDuration::from_nanos(d.saturating_duration_since(now).as_nanos()));
-            // The timerfd wakes us for the node's deadline with nanosecond resolution;
-            // epoll's own (millisecond) timeout only enforces the caller's limit.
-            self.timer.set(deadline)?;
+            self.arm_timer()?;
             let mut timeout = None;
             if let Some(limit) = limit {
                 let left = limit.saturating_sub(started_at.elapsed());
@@ -226,6 +252,10 @@ impl LinuxPlatform {
                 }
                 timeout = Some(left);
             }
+            if self.ports.iter().any(|p| p.readable && p.failed.is_none()) {
+                // A device still has data: look for other events, but do not sleep.
+                timeout = Some(StdDuration::ZERO);
+            }
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -233,20 +263,31 @@ impl LinuxPlatform {
             }
             self.stats.wakeups += 1;
             for event in events.iter() {
-                if event.token() == TIMER_TOKEN {
-                    self.timer.clear();
-                    continue;
-                }
-                if event.token() == SIGNAL_TOKEN {
-                    if self.signals.pending().next().is_some() {
-                        tracing::info!(stats = ?self.stats, "signal received; stopping");
-                        self.node.stop(self.now());
-                        self.flush();
-                        return Ok(StopReason::Signal);
+                match event.token() {
+                    TIMER_TOKEN => {
+                        self.timer.clear();
+                        self.armed = None;
                     }
-                    continue;
+                    SIGNAL_TOKEN => {
+                        if self.signals.pending().next().is_some() {
+                            tracing::info!(stats = ?self.stats, "signal received; stopping");
+                            self.node.stop(self.now());
+                            self.flush();
+                            return Ok(StopReason::Signal);
+                        }
+                    }
+                    Token(index) => {
+                        if let Some(port) = self.ports.get_mut(index) {
+                            port.readable = true;
+                        }
+                    }
                 }
-                self.drain_device(event.token().0);
+            }
+            // One batch per readable device per turn: round-robin between devices.
+            for index in 0..self.ports.len() {
+                if self.ports[index].readable {
+                    self.read_batch(index);
+                }
             }
             let now = self.now();
             self.node.handle_timeout(now);
@@ -261,112 +302,227 @@ impl LinuxPlatform {
         }
     }
 
-    /// Reads everything waiting on a device into the node (epoll is edge-triggered, so
-    /// until the device says it has nothing more).
-    fn drain_device(&mut self, index: usize) {
-        if self.ports[index].failed.is_some() {
+    /// Arms the timerfd for the node's next deadline (nanosecond resolution; epoll's own
+    /// millisecond timeout only enforces the caller's limit), unless it already is.
+    fn arm_timer(&mut self) -> io::Result<()> {
+        let deadline = self.node.next_deadline();
+        if deadline == self.armed {
+            return Ok(());
+        }
+        let now = self.now();
+        self.timer.set(
+            deadline.map(|d| StdDuration::from_nanos(d.saturating_duration_since(now).as_nanos())),
+        )?;
+        self.armed = deadline;
+        Ok(())
+    }
+
+    /// Reads one batch from a device into the node and sends what it answered. Clears the
+    /// device's `readable` flag once it has nothing more (epoll is edge-triggered).
+    fn read_batch(&mut self, index: usize) {
+        let port = &mut self.ports[index];
+        if port.failed.is_some() {
+            port.readable = false;
             return;
         }
-        loop {
-            let mut pkt = self.node.pool().alloc_with_headroom(64);
-            let port = &mut self.ports[index];
-            let result = match &mut port.backend {
-                Backend::Tap(tap) => {
-                    // A frame goes straight into a pool buffer; no allocation per packet.
-                    let room = pkt.tailroom();
-                    let n = tap.recv(pkt.put(room));
-                    n.map(|n| {
-                        pkt.truncate(n);
-                        (n == room, None)
-                    })
-                }
-                Backend::Udp(socket) => socket.recv_from(&mut self.scratch).map(|(n, from)| {
-                    pkt.put_slice(&self.scratch[..n]);
-                    (false, Some(from))
-                }),
-            };
-            match result {
-                Ok((maybe_truncated, from)) => {
-                    let device = port.device;
-                    if maybe_truncated {
-                        // Larger than a pool buffer: the TAP device's MTU is above what
-                        // the node's buffers hold.
-                        self.stats.receive_errors += 1;
-                        tracing::warn!(
-                            ?device,
-                            "frame filled the whole buffer; dropped as possibly truncated"
-                        );
-                        continue;
-                    }
+        let pool = self.node.pool().clone();
+        let result = match &mut port.backend {
+            Backend::Tap(tap) => read_tap_batch(tap, &pool, &mut self.rx, &mut self.stats),
+            Backend::Udp(udp) => {
+                let rx = &mut self.rx;
+                udp.recv_batch(|data, from| {
+                    let mut pkt = pool.alloc_with_headroom(RX_HEADROOM);
+                    pkt.put_slice(data);
                     pkt.meta_mut().src = from;
-                    if let Some(capture) = &mut port.capture {
-                        let now = Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64);
-                        capture.0.write(now, pkt.data());
-                    }
-                    self.stats.received += 1;
-                    let now = self.now();
-                    self.node.handle_input(now, device, pkt);
-                    self.flush();
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.stats.receive_errors += 1;
-                    let device = port.device;
-                    if is_device_gone(&e) {
-                        tracing::error!(?device, error = %e, "device is gone; it is no longer read or written");
-                        port.failed = Some(format!("{device:?}: {e}"));
-                        let _ = match &mut port.backend {
-                            Backend::Tap(tap) => self
-                                .poll
-                                .registry()
-                                .deregister(&mut SourceFd(&tap.raw_fd())),
-                            Backend::Udp(socket) => self.poll.registry().deregister(socket),
-                        };
-                    } else {
-                        tracing::warn!(?device, error = %e, "device read failed");
-                    }
-                    return;
+                    rx.push(pkt);
+                })
+                .map(|n| n == BATCH)
+            }
+        };
+        self.stats.read_batches += 1;
+        match result {
+            Ok(more) => port.readable = more,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => port.readable = false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                port.readable = false;
+                self.stats.receive_errors += 1;
+                let device = port.device;
+                if is_device_gone(&e) {
+                    tracing::error!(?device, error = %e, "device is gone; it is no longer read or written");
+                    port.failed = Some(format!("{device:?}: {e}"));
+                    let registry = self.poll.registry();
+                    let _ = match &mut port.backend {
+                        Backend::Tap(tap) => registry.deregister(&mut SourceFd(&tap.raw_fd())),
+                        Backend::Udp(udp) => registry.deregister(&mut SourceFd(&udp.raw_fd())),
+                    };
+                } else {
+                    // A passing condition (an ICMP error reported on the socket, a full
+                    // buffer ...): logged, counted, and the device stays in use.
+                    tracing::warn!(?device, error = %e, "device read failed");
                 }
             }
         }
+        let device = port.device;
+        let now = Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64);
+        for pkt in self.rx.drain(..) {
+            if let Some(capture) = &mut port.capture {
+                capture.0.write(now, pkt.data());
+            }
+            self.stats.received += 1;
+            self.node.handle_input(now, device, pkt);
+        }
+        self.flush();
     }
 
-    /// Sends what the node transmitted.
+    /// Sends what the node transmitted: TAP frames one `write` each (a TAP device takes
+    /// one frame per call), UDP datagrams in `sendmmsg` batches.
     fn flush(&mut self) {
-        while let Some(tx) = self.node.poll_transmit() {
+        let mut tx = std::mem::take(&mut self.tx);
+        while let Some(t) = self.node.poll_transmit() {
+            tx.push(t);
+        }
+        let now = self.now();
+        let mut start = 0;
+        while start < tx.len() {
+            // A run of transmits to the same device goes out together.
+            let device = tx[start].device;
+            let end = start
+                + tx[start..]
+                    .iter()
+                    .take_while(|t| t.device == device)
+                    .count();
+            let run = &tx[start..end];
+            start = end;
             let Some(port) = self
                 .ports
                 .iter_mut()
-                .find(|p| p.device == tx.device && p.failed.is_none())
+                .find(|p| p.device == device && p.failed.is_none())
             else {
-                self.stats.send_errors += 1;
+                self.stats.send_errors += run.len() as u64;
+                tracing::warn!(
+                    ?device,
+                    count = run.len(),
+                    "no working device bound; dropped"
+                );
                 continue;
             };
-            let result = match &mut port.backend {
-                Backend::Tap(tap) => tap.send(tx.packet.data()),
-                Backend::Udp(socket) => match tx.packet.meta().dst {
-                    Some(dst) => socket.send_to(tx.packet.data(), dst),
-                    None => Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        "datagram without meta().dst",
-                    )),
-                },
-            };
-            match result {
-                Ok(_) => {
-                    self.stats.sent += 1;
-                    if let Some(capture) = &mut port.capture {
-                        capture.0.write(
-                            Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64),
-                            tx.packet.data(),
-                        );
-                    }
+            let capture = port.capture.as_mut().map(|c| &mut c.0);
+            match &mut port.backend {
+                Backend::Tap(tap) => write_tap_run(tap, run, capture, now, &mut self.stats),
+                Backend::Udp(udp) => send_udp_run(udp, run, capture, now, &mut self.stats),
+            }
+        }
+        tx.clear();
+        self.tx = tx;
+    }
+}
+
+/// Reads up to [`BATCH`] frames, each straight into a pool buffer (no allocation per
+/// frame). `Ok(true)` when the batch filled up (more may be waiting).
+fn read_tap_batch(
+    tap: &mut TapDevice,
+    pool: &vipe_rt::PacketPool,
+    rx: &mut Vec<Packet>,
+    stats: &mut LoopStats,
+) -> io::Result<bool> {
+    for _ in 0..BATCH {
+        let mut pkt = pool.alloc_with_headroom(RX_HEADROOM);
+        let room = pkt.tailroom();
+        match tap.recv(pkt.put(room)) {
+            Ok(n) if n == room => {
+                stats.oversize_frames += 1;
+                tracing::warn!(
+                    tap = tap.name(),
+                    "frame filled a whole buffer; dropped as possibly truncated (MTU too large?)"
+                );
+            }
+            Ok(n) => {
+                pkt.truncate(n);
+                rx.push(pkt);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && !rx.is_empty() => {
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// Writes a run of frames to a TAP device, one frame per `write`.
+fn write_tap_run(
+    tap: &mut TapDevice,
+    run: &[Transmit],
+    mut capture: Option<&mut Capture>,
+    now: Instant,
+    stats: &mut LoopStats,
+) {
+    for t in run {
+        match tap.send(t.packet.data()) {
+            Ok(_) => {
+                stats.sent += 1;
+                if let Some(capture) = capture.as_deref_mut() {
+                    capture.write(now, t.packet.data());
                 }
-                Err(e) => {
-                    self.stats.send_errors += 1;
-                    tracing::warn!(device = ?tx.device, error = %e, "device write failed; packet dropped");
+            }
+            Err(e) => {
+                stats.send_errors += 1;
+                tracing::warn!(tap = tap.name(), error = %e, "write failed; frame dropped");
+            }
+        }
+    }
+}
+
+/// Sends a run of datagrams on a UDP socket in `sendmmsg` batches. A datagram without
+/// `meta().dst`, or one the kernel refuses, is dropped and counted; the rest still go.
+fn send_udp_run(
+    udp: &mut UdpDevice,
+    run: &[Transmit],
+    mut capture: Option<&mut Capture>,
+    now: Instant,
+    stats: &mut LoopStats,
+) {
+    let unspecified = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+    let mut rest = run;
+    while !rest.is_empty() {
+        let mut batch: [(&[u8], SocketAddr); BATCH] = [(&[], unspecified); BATCH];
+        let mut batched: [Option<&Transmit>; BATCH] = [None; BATCH];
+        let mut n = 0;
+        let mut taken = 0;
+        for t in rest {
+            if n == BATCH {
+                break;
+            }
+            taken += 1;
+            match t.packet.meta().dst {
+                Some(dst) => {
+                    batch[n] = (t.packet.data(), dst);
+                    batched[n] = Some(t);
+                    n += 1;
                 }
+                None => {
+                    stats.send_errors += 1;
+                    tracing::warn!("datagram without meta().dst; dropped");
+                }
+            }
+        }
+        rest = &rest[taken..];
+        let mut offset = 0;
+        while offset < n {
+            let (sent, error) = udp.send_batch(&batch[offset..n]);
+            stats.sent += sent as u64;
+            if let Some(capture) = capture.as_deref_mut() {
+                for t in batched[offset..offset + sent].iter().flatten() {
+                    capture.write(now, t.packet.data());
+                }
+            }
+            offset += sent;
+            if let Some(e) = error {
+                // The datagram at `offset` was refused: drop it, send the others.
+                stats.send_errors += 1;
+                tracing::warn!(dst = %batch[offset].1, error = %e, "send failed; datagram dropped");
+                offset += 1;
             }
         }
     }
