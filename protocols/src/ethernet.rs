@@ -78,14 +78,12 @@ impl Ethernet {
             }
             header_len += VlanTag::LEN;
         }
-        let port = EthernetPort::Upper(ethertype);
-        if !cx.is_connected(port) {
-            return cx.drop_packet(pkt, "no protocol for this EtherType");
-        }
         if pkt.pull(header_len).is_err() {
             return cx.drop_packet(pkt, "truncated header");
         }
-        cx.send(port, pkt);
+        if let Err(pkt) = cx.try_send(EthernetPort::Upper(ethertype), pkt) {
+            cx.drop_packet(pkt, "no protocol for this EtherType");
+        }
     }
 
     /// A packet from an upper protocol, with `meta().link_dst` set.

@@ -70,6 +70,15 @@ impl<P: Protocol> Cx<'_, P> {
             .route(self.instance, port.index(), port.key(), pkt);
     }
 
+    /// Sends `pkt` out of `port` if the port leads anywhere; otherwise hands the packet
+    /// back, uncounted, so the caller can drop it under a reason of its own (one wiring
+    /// lookup where `is_connected` then `send` would take two).
+    #[inline]
+    pub fn try_send(&mut self, port: P::Port, pkt: Packet) -> Result<(), Packet> {
+        self.core
+            .try_route(self.instance, port.index(), port.key(), pkt)
+    }
+
     /// Whether `port` leads anywhere.
     pub fn is_connected(&self, port: P::Port) -> bool {
         self.core

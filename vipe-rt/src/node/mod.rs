@@ -182,17 +182,32 @@ impl NodeCore {
     /// Resolves where `port` of `from` leads and queues `pkt` there.
     #[inline]
     pub(crate) fn route(&mut self, from: InstanceId, port: u16, key: Option<u64>, pkt: Packet) {
+        if self.try_route(from, port, key, pkt).is_err() {
+            self.count_drop(Some(from), "unconnected port");
+        }
+    }
+
+    /// Routes `pkt`, or hands it back if the port leads nowhere.
+    #[inline]
+    pub(crate) fn try_route(
+        &mut self,
+        from: InstanceId,
+        port: u16,
+        key: Option<u64>,
+        pkt: Packet,
+    ) -> Result<(), Packet> {
         match self.wiring.peer(from, port, key) {
-            Some(Peer::Port(to)) => self.queue.push_back(Event { to, pkt }),
+            Some(Peer::Port(to)) => self.queue.push_back(Event { to: *to, pkt }),
             Some(Peer::Device(device)) => {
                 self.stats.device_tx += 1;
                 self.transmits.push_back(Transmit {
-                    device,
+                    device: *device,
                     packet: pkt,
                 });
             }
-            None => self.count_drop(Some(from), "unconnected port"),
+            None => return Err(pkt),
         }
+        Ok(())
     }
 
     #[inline]

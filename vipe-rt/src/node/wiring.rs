@@ -105,15 +105,18 @@ impl Wiring {
             .push((0..port_count).map(|_| PortWiring::default()).collect());
     }
 
+    /// Where a port leads. A reference into the table, so the caller copies the peer
+    /// once, straight from here to where it goes (building it on the stack first made
+    /// the copy into the event queue stall on store forwarding).
     #[inline]
-    pub(crate) fn peer(&self, instance: InstanceId, port: u16, key: Option<u64>) -> Option<Peer> {
+    pub(crate) fn peer(&self, instance: InstanceId, port: u16, key: Option<u64>) -> Option<&Peer> {
         let wiring = self
             .ports
             .get(usize::from(instance.0))?
             .get(usize::from(port))?;
         match key {
-            None => wiring.unkeyed,
-            Some(key) => wiring.keyed.as_ref()?.get(&key).copied(),
+            None => wiring.unkeyed.as_ref(),
+            Some(key) => wiring.keyed.as_ref()?.get(&key),
         }
     }
 

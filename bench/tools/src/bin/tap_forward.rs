@@ -189,7 +189,11 @@ mod forwarder {
                 // ... then a write per forwarded frame.
                 let ours = sides[from].mac;
                 let (left, right) = sides.split_at_mut(1);
-                let out = if from == 0 { &mut right[0] } else { &mut left[0] };
+                let out = if from == 0 {
+                    &mut right[0]
+                } else {
+                    &mut left[0]
+                };
                 for (buffer, len) in buffers.iter_mut().zip(&lengths).take(n) {
                     let frame = &mut buffer[..*len];
                     if forward(frame, ours, out, &mut counters) {
@@ -204,5 +208,4 @@ mod forwarder {
         println!("{counters:?}");
         Ok(())
     }
-
 }
