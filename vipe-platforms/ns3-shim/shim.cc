@@ -172,6 +172,9 @@ vipe_ns3_begin(void* ctx,
     PointToPointNetDevice::GetTypeId();
     Ipv4L3Protocol::GetTypeId();
     UdpEchoServer::GetTypeId();
+    // Real checksums (IPv4, ICMP, UDP, the Ethernet FCS): VIPE's stack always fills and
+    // verifies them, and ns-3's stack then checks VIPE's and Wireshark checks ns-3's.
+    GlobalValue::Bind("ChecksumEnabled", BooleanValue(true));
     RngSeedManager::SetSeed(seed == 0 ? 1 : seed);
     RngSeedManager::SetRun(run);
     g_world = new World;

@@ -456,9 +456,10 @@ impl Ns3World {
         Ok(())
     }
 
-    /// Writes a pcap of an ns-3 device, from ns-3's own tracing (frames it sends and
-    /// frames addressed to it), to exactly `path` (its directory is created). Complete
-    /// once the world is dropped.
+    /// Writes a pcap of an ns-3 device, from ns-3's own tracing in promiscuous mode
+    /// (every frame on the device's link, like `tcpdump` on a NIC), to exactly `path`
+    /// (its directory is created). Complete once the world is dropped or
+    /// [`into_nodes`](Self::into_nodes) is called.
     pub fn capture(
         &mut self,
         net_device: NetDeviceId,
@@ -482,7 +483,7 @@ impl Ns3World {
             )
         })?;
         // SAFETY: `c_path` is a NUL-terminated string live for the call; ns-3 copies it.
-        if unsafe { ffi::vipe_ns3_pcap(dev, c_path.as_ptr(), 0) } != 0 {
+        if unsafe { ffi::vipe_ns3_pcap(dev, c_path.as_ptr(), 1) } != 0 {
             return Err(Ns3Error::Refused("enable pcap on the device"));
         }
         Ok(())
@@ -522,7 +523,12 @@ impl Ns3World {
                 self.now()
             )));
         }
-        self.state().start();
+        let state = self.state();
+        if state.started {
+            state.resync();
+        } else {
+            state.start();
+        }
         let before = ffi::event_count();
         if let Some(done) = done {
             // SAFETY: only the lifetime is erased. The pointer is stored for this run

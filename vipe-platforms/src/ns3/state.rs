@@ -118,6 +118,14 @@ impl State {
         }
     }
 
+    /// Catches up with changes made to nodes between runs (through `node_mut`: protocols
+    /// added, timers armed): sends what they transmitted and re-arms their wake-ups.
+    pub(crate) fn resync(&mut self) {
+        for index in 0..self.nodes.len() {
+            self.after_activity(index as u32);
+        }
+    }
+
     /// Starts a node added after the others started.
     pub(crate) fn start_late(&mut self, node: u32) {
         if self.started {
