@@ -237,7 +237,8 @@ impl Ns3World {
         self.state_ref().nodes.get(id.0 as usize).map(|s| &s.node)
     }
 
-    /// A VIPE node, writable.
+    /// A VIPE node, writable. Changes made between runs (protocols added, timers armed)
+    /// are picked up when the next run starts.
     pub fn node_mut(&mut self, id: NodeId) -> Option<&mut Node> {
         self.state()
             .nodes
