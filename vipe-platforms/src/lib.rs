@@ -8,12 +8,13 @@
 //! |---|---|
 //! | `sim` (default) | [`sim`]: the built-in deterministic discrete-event simulator |
 //! | `linux` | `linux`: an epoll event loop over TAP devices and UDP sockets |
+//! | `ns3` | `ns3`: VIPE nodes inside the ns-3 3.37 simulator (needs `libns3-dev`) |
 //!
-//! The ns-3 and bare-metal backends join behind their own features.
+//! The bare-metal backend joins behind its own feature.
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
-#[cfg(not(any(feature = "sim", feature = "linux")))]
+#[cfg(not(any(feature = "sim", feature = "linux", feature = "ns3")))]
 compile_error!(
     "vipe-platforms: no platform selected. Enable one with a cargo feature, e.g. \
      `--features sim` (the built-in simulator, the default)."
@@ -27,3 +28,6 @@ pub mod sim;
 
 #[cfg(feature = "linux")]
 pub mod linux;
+
+#[cfg(feature = "ns3")]
+pub mod ns3;

@@ -17,25 +17,40 @@ compile_error!(
     "vipe-examples: pick one platform for the example binaries: `--features sim` (the default) \
      or `--no-default-features --features linux`, not both"
 );
-#[cfg(not(any(feature = "sim", feature = "linux")))]
+#[cfg(not(any(feature = "sim", feature = "linux", feature = "ns3")))]
 compile_error!(
     "vipe-examples: no platform selected for the example binaries: build with `--features sim` \
-     (the default) or `--no-default-features --features linux`"
+     (the default), `--no-default-features --features linux` or `--no-default-features --features ns3`"
+);
+
+#[cfg(any(
+    all(feature = "sim", feature = "ns3"),
+    all(feature = "linux", feature = "ns3")
+))]
+compile_error!(
+    "vipe-examples: pick one platform for the example binaries: `--features sim` (the default), \
+     `--no-default-features --features linux` or `--no-default-features --features ns3`, not two"
 );
 
 #[cfg(all(feature = "linux", not(feature = "sim")))]
 mod linux;
+#[cfg(all(feature = "ns3", not(feature = "sim"), not(feature = "linux")))]
+mod ns3;
 #[cfg(feature = "sim")]
 mod sim;
 
 #[cfg(all(feature = "linux", not(feature = "sim")))]
 pub use linux::{run_host, run_router};
+#[cfg(all(feature = "ns3", not(feature = "sim"), not(feature = "linux")))]
+pub use ns3::{run_host, run_router};
 #[cfg(feature = "sim")]
 pub use sim::{run_host, run_router};
 
 /// The name of the platform the example binaries were built for.
 pub const PLATFORM: &str = if cfg!(feature = "linux") {
     "linux"
+} else if cfg!(feature = "ns3") {
+    "ns3"
 } else {
     "sim"
 };
