@@ -62,7 +62,7 @@ counter() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/$3"; }
 
 # Runs the load once; prints packets/s that reached B's interface $1.
 measure() {
-  ip netns exec $B python3 -c 'import socket,time; s=socket.socket(); s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,4096); s.bind(("10.78.2.1",9)); time.sleep(600)' &
+  ip netns exec $B python3 -c 'import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,4096); s.bind(("10.78.2.1",9)); time.sleep(600)' &
   local sink=$!
   sleep 0.2
   # Warm up: resolves the forwarder's neighbours (VIPE ARPs for B) and checks the path.

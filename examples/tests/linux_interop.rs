@@ -20,6 +20,17 @@ use vipe_rt::prelude::*;
 const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 const VIPE: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 
+/// Whether to skip: true, after saying so loudly, when not running as root.
+fn skip_unless_root() -> bool {
+    if is_root() {
+        return false;
+    }
+    eprintln!(
+        "\n!!! SKIPPED: linux_interop needs root (TAP devices, network namespaces). Run as root; CI does. !!!\n"
+    );
+    true
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     #[allow(unsafe_code)]
@@ -123,12 +134,28 @@ fn kernel_side(ns: &Netns, tap: &str, addr: &str, gateway: Option<&str>) {
     }
 }
 
+/// A VIPE host (Ethernet, ARP, IPv4 /24, ICMP, UDP) on `dev`, with a UDP echo on port 7.
+fn host_with_udp_echo(
+    node: &mut Node,
+    dev: DeviceId,
+    mac: [u8; 6],
+    addr: Ipv4Addr,
+) -> (stack::HostStack, Handle<UdpEcho>) {
+    let iface = Interface {
+        addr,
+        prefix_len: 24,
+        mtu: 1500,
+    };
+    let host = stack::host(node, dev, mac, iface, None).unwrap();
+    let echo = node.add(UdpEcho::default());
+    node.connect(host.udp.port(UdpPort::App(7)), echo.port(UdpEchoPort::Udp))
+        .unwrap();
+    (host, echo)
+}
+
 #[test]
 fn the_kernel_and_a_vipe_host_ping_and_echo_each_other_over_tap() {
-    if !is_root() {
-        eprintln!(
-            "\n!!! SKIPPED: linux_interop needs root (TAP devices, network namespaces). Run as root; CI does. !!!\n"
-        );
+    if skip_unless_root() {
         return;
     }
     let id = std::process::id() % 10000;
@@ -139,21 +166,7 @@ fn the_kernel_and_a_vipe_host_ping_and_echo_each_other_over_tap() {
 
     let mut node = Node::new(NodeId(1));
     let dev = node.add_device(&tap_name, DeviceKind::Frame);
-    let host = stack::host(
-        &mut node,
-        dev,
-        [0x02, 0, 0, 0, 0x77, 0x02],
-        Interface {
-            addr: VIPE,
-            prefix_len: 24,
-            mtu: 1500,
-        },
-        None,
-    )
-    .unwrap();
-    let echo = node.add(UdpEcho::default());
-    node.connect(host.udp.port(UdpPort::App(7)), echo.port(UdpEchoPort::Udp))
-        .unwrap();
+    let (host, _echo) = host_with_udp_echo(&mut node, dev, [0x02, 0, 0, 0, 0x77, 0x02], VIPE);
     let pinger = node.add(Pinger::new(PingerConfig {
         target: KERNEL,
         count: 3,
@@ -233,10 +246,7 @@ fn the_kernel_and_a_vipe_host_ping_and_echo_each_other_over_tap() {
 /// SHA-256 at both ends.
 #[test]
 fn two_kernels_route_through_a_vipe_router() {
-    if !is_root() {
-        eprintln!(
-            "\n!!! SKIPPED: linux_interop needs root (TAP devices, network namespaces). Run as root; CI does. !!!\n"
-        );
+    if skip_unless_root() {
         return;
     }
     let id = std::process::id() % 10000;
@@ -326,10 +336,7 @@ print(n, h.hexdigest())";
 /// by the layer that catches it, nothing faults, and the host still answers pings after.
 #[test]
 fn malformed_frames_from_the_kernel_side_are_dropped_with_counted_reasons() {
-    if !is_root() {
-        eprintln!(
-            "\n!!! SKIPPED: linux_interop needs root (TAP devices, network namespaces). Run as root; CI does. !!!\n"
-        );
+    if skip_unless_root() {
         return;
     }
     let id = std::process::id() % 10000;
@@ -347,21 +354,12 @@ fn malformed_frames_from_the_kernel_side_are_dropped_with_counted_reasons() {
 
     let mut node = Node::new(NodeId(1));
     let dev = node.add_device(&tap_name, DeviceKind::Frame);
-    let host = stack::host(
+    let (host, echo) = host_with_udp_echo(
         &mut node,
         dev,
         [0x02, 0, 0, 0, 0x79, 0x02],
-        Interface {
-            addr: Ipv4Addr::new(10, 79, 0, 2),
-            prefix_len: 24,
-            mtu: 1500,
-        },
-        None,
-    )
-    .unwrap();
-    let echo = node.add(UdpEcho::default());
-    node.connect(host.udp.port(UdpPort::App(7)), echo.port(UdpEchoPort::Udp))
-        .unwrap();
+        Ipv4Addr::new(10, 79, 0, 2),
+    );
     let mut platform = LinuxPlatform::new(node).unwrap();
     platform.add_tap(dev, tap).unwrap();
 

@@ -178,3 +178,19 @@ fn refused_datagrams_are_counted_and_the_rest_of_the_batch_still_goes() {
         assert_eq!(&buf[..n], expected);
     }
 }
+
+/// A node device is bound to one socket: binding it again is refused, saying so.
+#[test]
+fn binding_a_device_twice_is_refused() {
+    let mut node = Node::new(NodeId(1));
+    let dev = node.add_device("udp", DeviceKind::Datagram);
+    let mut platform = LinuxPlatform::new(node).unwrap();
+    platform
+        .add_udp(dev, UdpSocket::bind("127.0.0.1:0").unwrap())
+        .unwrap();
+    let err = platform
+        .add_udp(dev, UdpSocket::bind("127.0.0.1:0").unwrap())
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+    assert!(err.to_string().contains("already bound"), "{err}");
+}

@@ -82,3 +82,19 @@ pub struct PlatformOptions {
     /// Simulator seed.
     pub seed: u64,
 }
+
+/// The simulated platforms build one host per router interface: the two lists must match.
+#[cfg_attr(not(any(feature = "sim", feature = "ns3")), allow(dead_code))]
+fn check_one_host_per_interface(
+    interfaces: &[vipe_protocols::ipv4::Interface],
+    hosts: &[HostRole],
+) -> Result<(), String> {
+    if interfaces.len() != hosts.len() {
+        return Err(format!(
+            "{} router interfaces but {} hosts: give one host per interface",
+            interfaces.len(),
+            hosts.len()
+        ));
+    }
+    Ok(())
+}

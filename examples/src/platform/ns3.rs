@@ -87,13 +87,7 @@ pub fn run_router<T, H>(
     build: impl Fn(&mut Node, &[DeviceId]) -> Result<T, String>,
     host: impl Fn(&mut Node, DeviceId, &HostRole) -> Result<H, String>,
 ) -> Result<(Node, T, Vec<(Node, H)>), String> {
-    if interfaces.len() != hosts.len() {
-        return Err(format!(
-            "{} router interfaces but {} hosts: give one host per interface",
-            interfaces.len(),
-            hosts.len()
-        ));
-    }
+    super::check_one_host_per_interface(interfaces, hosts)?;
     let mut world = Ns3World::new(options.seed).map_err(|e| e.to_string())?;
     let r = world.add_node();
     let mut devices = Vec::new();

@@ -62,13 +62,7 @@ pub fn run_router<T, H>(
     build: impl Fn(&mut Node, &[DeviceId]) -> Result<T, String>,
     host: impl Fn(&mut Node, DeviceId, &HostRole) -> Result<H, String>,
 ) -> Result<(Node, T, Vec<(Node, H)>), String> {
-    if interfaces.len() != hosts.len() {
-        return Err(format!(
-            "{} router interfaces but {} hosts: give one host per interface",
-            interfaces.len(),
-            hosts.len()
-        ));
-    }
+    super::check_one_host_per_interface(interfaces, hosts)?;
     let mut sim = Simulator::new(options.seed);
     let r = sim.add_node();
     let mut devices = Vec::new();

@@ -222,7 +222,7 @@ impl LinuxPlatform {
     }
 
     fn now(&self) -> Instant {
-        Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64)
+        since(self.epoch)
     }
 
     /// Runs until SIGINT/SIGTERM, `limit` (if any) or `done(node)` holds after an event.
@@ -364,7 +364,7 @@ impl LinuxPlatform {
             }
         }
         let device = port.device;
-        let now = Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64);
+        let now = since(self.epoch);
         for pkt in self.rx.drain(..) {
             if let Some(capture) = &mut port.capture {
                 capture.0.write(now, pkt.data());
@@ -487,7 +487,6 @@ fn send_udp_run(
     let mut rest = run;
     while !rest.is_empty() {
         let mut batch: [(&[u8], SocketAddr); BATCH] = [(&[], unspecified); BATCH];
-        let mut batched: [Option<&Transmit>; BATCH] = [None; BATCH];
         let mut n = 0;
         let mut taken = 0;
         for t in rest {
@@ -498,7 +497,6 @@ fn send_udp_run(
             match t.packet.meta().dst {
                 Some(dst) => {
                     batch[n] = (t.packet.data(), dst);
-                    batched[n] = Some(t);
                     n += 1;
                 }
                 None => {
@@ -513,8 +511,8 @@ fn send_udp_run(
             let (sent, error) = udp.send_batch(&batch[offset..n]);
             stats.sent += sent as u64;
             if let Some(capture) = capture.as_deref_mut() {
-                for t in batched[offset..offset + sent].iter().flatten() {
-                    capture.write(now, t.packet.data());
+                for (data, _) in &batch[offset..offset + sent] {
+                    capture.write(now, data);
                 }
             }
             offset += sent;
@@ -526,6 +524,11 @@ fn send_udp_run(
             }
         }
     }
+}
+
+/// The node's clock: time since the platform started, on the monotonic clock.
+fn since(epoch: StdInstant) -> Instant {
+    Instant::from_nanos(epoch.elapsed().as_nanos() as u64)
 }
 
 /// Whether a device error means the device itself is gone (not a passing condition).

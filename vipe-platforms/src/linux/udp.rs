@@ -6,7 +6,7 @@ use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 
 use nix::sys::socket::{
-    ControlMessage, MsgFlags, MultiHeaders, SockaddrLike, SockaddrStorage, recvmmsg, sendmmsg,
+    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
 };
 
 /// Datagrams moved per system call at most.
@@ -137,5 +137,4 @@ fn to_std(addr: &SockaddrStorage) -> Option<SocketAddr> {
     }
     addr.as_sockaddr_in6()
         .map(|v6| SocketAddr::V6(SocketAddrV6::from(*v6)))
-        .filter(|_| addr.len() > 0)
 }

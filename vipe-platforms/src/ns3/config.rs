@@ -5,6 +5,36 @@ use std::net::Ipv4Addr;
 
 use vipe_rt::Duration;
 
+/// The builder methods and validation both link configurations share (same fields,
+/// different defaults).
+macro_rules! link_builders {
+    ($config:ident) => {
+        impl $config {
+            /// With bit rate `bps`.
+            pub fn data_rate(mut self, bps: u64) -> Self {
+                self.data_rate_bps = bps;
+                self
+            }
+
+            /// With propagation delay `delay`.
+            pub fn delay(mut self, delay: Duration) -> Self {
+                self.delay = delay;
+                self
+            }
+
+            /// With device queues of `packets`.
+            pub fn queue(mut self, packets: u32) -> Self {
+                self.queue_packets = packets;
+                self
+            }
+
+            pub(crate) fn validate(&self) -> Result<(), String> {
+                check(self.data_rate_bps, self.delay, self.queue_packets)
+            }
+        }
+    };
+}
+
 /// A CSMA channel (ns-3's `CsmaChannel`, a shared Ethernet segment) and the queue of each
 /// device attached to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,29 +58,7 @@ impl Default for CsmaConfig {
     }
 }
 
-impl CsmaConfig {
-    /// With bit rate `bps`.
-    pub fn data_rate(mut self, bps: u64) -> Self {
-        self.data_rate_bps = bps;
-        self
-    }
-
-    /// With propagation delay `delay`.
-    pub fn delay(mut self, delay: Duration) -> Self {
-        self.delay = delay;
-        self
-    }
-
-    /// With device queues of `packets`.
-    pub fn queue(mut self, packets: u32) -> Self {
-        self.queue_packets = packets;
-        self
-    }
-
-    pub(crate) fn validate(&self) -> Result<(), String> {
-        check(self.data_rate_bps, self.delay, self.queue_packets)
-    }
-}
+link_builders!(CsmaConfig);
 
 /// A point-to-point link (ns-3's `PointToPointNetDevice` pair). It carries only IPv4 and
 /// IPv6 frames: ns-3's PPP framing has no code for other EtherTypes (ARP included), so a
@@ -76,29 +84,7 @@ impl Default for P2pConfig {
     }
 }
 
-impl P2pConfig {
-    /// With bit rate `bps`.
-    pub fn data_rate(mut self, bps: u64) -> Self {
-        self.data_rate_bps = bps;
-        self
-    }
-
-    /// With propagation delay `delay`.
-    pub fn delay(mut self, delay: Duration) -> Self {
-        self.delay = delay;
-        self
-    }
-
-    /// With device queues of `packets`.
-    pub fn queue(mut self, packets: u32) -> Self {
-        self.queue_packets = packets;
-        self
-    }
-
-    pub(crate) fn validate(&self) -> Result<(), String> {
-        check(self.data_rate_bps, self.delay, self.queue_packets)
-    }
-}
+link_builders!(P2pConfig);
 
 fn check(rate: u64, delay: Duration, queue: u32) -> Result<(), String> {
     if rate == 0 {
