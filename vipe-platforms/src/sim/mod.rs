@@ -192,6 +192,35 @@ pub struct Simulator {
     stats: SimStats,
     trace: Option<Vec<TraceEvent>>,
     started: bool,
+    progress: Option<ProgressHook>,
+}
+
+/// A callback told the simulated time now and then during a run (see
+/// [`Simulator::set_progress`]).
+struct ProgressHook {
+    report: Box<dyn FnMut(Instant)>,
+    every: std::time::Duration,
+    last: std::time::Instant,
+    countdown: u32,
+}
+
+impl ProgressHook {
+    /// Events between two looks at the wall clock: reading it costs ~20 ns, so once per
+    /// few thousand events keeps the hook's cost out of the measurements.
+    const EVENTS_PER_CHECK: u32 = 4096;
+
+    #[inline]
+    fn tick(&mut self, now: Instant) {
+        self.countdown -= 1;
+        if self.countdown == 0 {
+            self.countdown = Self::EVENTS_PER_CHECK;
+            let wall = std::time::Instant::now();
+            if wall.duration_since(self.last) >= self.every {
+                self.last = wall;
+                (self.report)(now);
+            }
+        }
+    }
 }
 
 impl Simulator {
@@ -210,6 +239,34 @@ impl Simulator {
             stats: SimStats::default(),
             trace: None,
             started: false,
+            progress: None,
+        }
+    }
+
+    /// Calls `report` with the simulated time during runs, at most once per `every` of
+    /// wall time (the wall clock is read once per few thousand events, so a run of very
+    /// slow events may report less often). For progress bars; the callback may stop the
+    /// run by unwinding (`std::panic::resume_unwind`), as an experiment runner does on
+    /// Ctrl-C. The end of each `run_*` call also counts as a chance to report.
+    pub fn set_progress(
+        &mut self,
+        every: std::time::Duration,
+        report: impl FnMut(Instant) + 'static,
+    ) {
+        self.progress = Some(ProgressHook {
+            report: Box::new(report),
+            every,
+            last: std::time::Instant::now(),
+            countdown: ProgressHook::EVENTS_PER_CHECK,
+        });
+    }
+
+    /// At the end of a `run_*` call: a look at the wall clock, so that many short runs
+    /// (a loop of `run_for(slice)`) still report.
+    fn report_progress(&mut self) {
+        if let Some(hook) = &mut self.progress {
+            hook.countdown = 1;
+            hook.tick(self.now);
         }
     }
 
@@ -355,6 +412,7 @@ impl Simulator {
             self.step();
         }
         self.now = self.now.max(end);
+        self.report_progress();
         RunSummary {
             now: self.now,
             events: self.stats.events - before,
@@ -379,6 +437,7 @@ impl Simulator {
             }
             self.step();
         }
+        self.report_progress();
         RunSummary {
             now: self.now,
             events: self.stats.events - before,
@@ -421,6 +480,9 @@ impl Simulator {
         let time = event.time();
         self.now = time;
         self.stats.events += 1;
+        if let Some(hook) = &mut self.progress {
+            hook.tick(time);
+        }
         match event.kind {
             EventKind::Wake(node) => {
                 let sim_node = &mut self.nodes[node as usize];
@@ -593,4 +655,34 @@ fn mix(seed: u64, stream: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    #[test]
+    fn progress_reports_simulated_time_and_is_throttled_by_wall_time() {
+        let mut sim = Simulator::new(1);
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let sink = Rc::clone(&seen);
+        sim.set_progress(std::time::Duration::ZERO, move |t| {
+            sink.borrow_mut().push(t)
+        });
+        sim.run_for(vipe_rt::Duration::from_secs(3));
+        assert_eq!(*seen.borrow(), [Instant::from_secs(3)]);
+
+        let mut sim = Simulator::new(1);
+        let calls = Rc::new(RefCell::new(0));
+        let sink = Rc::clone(&calls);
+        sim.set_progress(std::time::Duration::from_secs(3600), move |_| {
+            *sink.borrow_mut() += 1
+        });
+        for _ in 0..100 {
+            sim.run_for(vipe_rt::Duration::from_millis(1));
+        }
+        assert_eq!(*calls.borrow(), 0, "an hour of wall time has not passed");
+    }
 }
