@@ -161,7 +161,7 @@ fn help(e: &dyn DynExperiment) {
             [
                 format!("--{}", p.name),
                 p.unit.to_string(),
-                format!("default {}", p.default),
+                format!("default {}", p.default_text()),
                 format!("valid {}", p.range()),
                 p.help.to_string(),
             ]
@@ -272,7 +272,7 @@ fn run(all_args: &[String], rest: Vec<String>, cancel: Arc<AtomicBool>) -> Resul
                 .help(format!(
                     "{}{unit} (default {}, valid {})",
                     p.help,
-                    p.default,
+                    p.default_text(),
                     p.range()
                 )),
         );

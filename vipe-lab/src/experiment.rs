@@ -195,7 +195,7 @@ pub struct FigureSpec {
 pub struct RunOutput {
     pub(crate) metrics: Vec<(&'static str, f64)>,
     pub(crate) samples: Vec<(&'static str, Vec<f64>)>,
-    pub(crate) rows: Vec<(&'static str, Vec<String>)>,
+    pub(crate) tables: Vec<TableRows>,
     pub(crate) events: Option<u64>,
 }
 
@@ -218,9 +218,32 @@ impl RunOutput {
         self
     }
 
-    /// Adds a row to a declared table; cells are written as given.
-    pub fn row(&mut self, table: &'static str, cells: Vec<String>) -> &mut Self {
-        self.rows.push((table, cells));
+    /// Adds a row to a declared table; cells are written as given (quoted if they hold a
+    /// comma, a quote or a line break). Rows are kept encoded, so a run with millions of
+    /// rows costs their bytes, not a `String` per cell.
+    pub fn row<S: AsRef<str>>(&mut self, table: &'static str, cells: &[S]) -> &mut Self {
+        let rows = match self.tables.iter().position(|t| t.name == table) {
+            Some(i) => &mut self.tables[i],
+            None => {
+                self.tables.push(TableRows {
+                    name: table,
+                    csv: String::new(),
+                    ends: Vec::new(),
+                    cells: cells.len(),
+                    ragged: false,
+                });
+                self.tables.last_mut().expect("pushed")
+            }
+        };
+        rows.ragged |= rows.cells != cells.len();
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                rows.csv.push(',');
+            }
+            push_csv_cell(&mut rows.csv, cell.as_ref());
+        }
+        rows.csv.push('\n');
+        rows.ends.push(rows.csv.len());
         self
     }
 
@@ -229,6 +252,30 @@ impl RunOutput {
     pub fn events(&mut self, events: u64) -> &mut Self {
         self.events = Some(events);
         self
+    }
+}
+
+/// A run's rows of one table, CSV-encoded (without the parameter and seed columns).
+#[derive(Clone, Debug)]
+pub(crate) struct TableRows {
+    pub(crate) name: &'static str,
+    pub(crate) csv: String,
+    /// Where each row ends in `csv` (a quoted cell may hold a line break).
+    pub(crate) ends: Vec<usize>,
+    /// Cells in the first row.
+    pub(crate) cells: usize,
+    /// Whether some row had another number of cells.
+    pub(crate) ragged: bool,
+}
+
+/// Appends `cell` as RFC 4180 does: quoted, with quotes doubled, if it needs to be.
+pub(crate) fn push_csv_cell(out: &mut String, cell: &str) {
+    if cell.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&cell.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(cell);
     }
 }
 

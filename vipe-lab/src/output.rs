@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::{Distribution, RunOutput};
+use std::io::Write as _;
+
+use crate::experiment::{Distribution, RunOutput, push_csv_cell};
 use crate::param::Point;
 use crate::runner::{Outcome, Plan};
 use crate::stats::{Estimate, percentile, sorted_finite};
@@ -180,23 +182,47 @@ pub fn write_csvs(plan: &Plan, outcome: &Outcome) -> Result<Vec<PathBuf>, String
         files.push(file.finish()?);
     }
 
-    // Extra tables: rows of every run, parameters and seed first.
+    // Extra tables: rows of every run, parameters and seed first. The runs' rows are
+    // already encoded; each line gets its run's prefix.
     for table in exp.tables() {
-        let mut header = params.clone();
-        header.push("seed".into());
-        header.extend(table.columns.iter().map(|c| c.to_string()));
-        let mut file = CsvFile::create(dir, &format!("{}.csv", table.name), &header)?;
+        let path = dir.join(format!("{}.csv", table.name));
+        let failed = |e: std::io::Error| format!("writing {}: {e}", path.display());
+        let file = std::fs::File::create(&path).map_err(failed)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut header = String::new();
+        for (i, name) in params
+            .iter()
+            .map(String::as_str)
+            .chain(["seed"])
+            .chain(table.columns.iter().copied())
+            .enumerate()
+        {
+            if i > 0 {
+                header.push(',');
+            }
+            push_csv_cell(&mut header, name);
+        }
+        writeln!(out, "{header}").map_err(failed)?;
         for run in &outcome.completed {
-            for (name, cells) in &run.output.rows {
-                if *name == table.name {
-                    let mut row = param_cells(&plan.points[run.point]);
-                    row.push(run.seed.to_string());
-                    row.extend(cells.iter().cloned());
-                    file.row(&row)?;
-                }
+            let Some(rows) = run.output.tables.iter().find(|t| t.name == table.name) else {
+                continue;
+            };
+            let mut prefix = String::new();
+            for v in param_cells(&plan.points[run.point]) {
+                push_csv_cell(&mut prefix, &v);
+                prefix.push(',');
+            }
+            prefix.push_str(&run.seed.to_string());
+            prefix.push(',');
+            let mut start = 0;
+            for &end in &rows.ends {
+                out.write_all(prefix.as_bytes()).map_err(failed)?;
+                out.write_all(&rows.csv.as_bytes()[start..end]).map_err(failed)?;
+                start = end;
             }
         }
-        files.push(file.finish()?);
+        out.flush().map_err(failed)?;
+        files.push(path);
     }
     Ok(files)
 }

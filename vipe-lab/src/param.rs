@@ -44,6 +44,9 @@ pub struct ParamSpec {
     pub help: &'static str,
     /// Value used when the command line does not give one.
     pub default: Value,
+    /// Values swept when the command line does not give any, if the experiment's
+    /// natural default is a sweep (e.g. the x axis of its figure); overrides `default`.
+    pub default_sweep: Option<&'static str>,
     /// Type and valid range.
     pub kind: ParamKind,
 }
@@ -56,6 +59,7 @@ impl ParamSpec {
             unit,
             help: "",
             default: Value::Int(default),
+            default_sweep: None,
             kind: ParamKind::Int { min, max },
         }
     }
@@ -67,6 +71,7 @@ impl ParamSpec {
             unit,
             help: "",
             default: Value::Float(default),
+            default_sweep: None,
             kind: ParamKind::Float { min, max },
         }
     }
@@ -83,6 +88,7 @@ impl ParamSpec {
             unit: "",
             help: "",
             default: Value::Text(default.to_string()),
+            default_sweep: None,
             kind: ParamKind::Text { syntax, check },
         }
     }
@@ -91,6 +97,18 @@ impl ParamSpec {
     pub fn help(mut self, help: &'static str) -> Self {
         self.help = help;
         self
+    }
+
+    /// Sweeps these values (a list as on the command line) when none are given.
+    pub fn sweep_by_default(mut self, values: &'static str) -> Self {
+        self.default_sweep = Some(values);
+        self
+    }
+
+    /// The default as `help` shows it: the value, or the list swept.
+    pub fn default_text(&self) -> String {
+        self.default_sweep
+            .map_or_else(|| self.default.to_string(), str::to_string)
     }
 
     /// The valid range as people write it: `[0, 1]`, `≥ 1`, or the text syntax.

@@ -95,7 +95,8 @@ pub fn plan(request: Request) -> Result<Plan, String> {
                     .then(|| quick.overrides.iter().find(|(p, _)| *p == spec.name))
                     .flatten()
                     .map(|(_, v)| *v)
-            });
+            })
+            .or(spec.default_sweep);
         let values = match given {
             Some(text) => spec
                 .parse_list(text)
@@ -434,13 +435,13 @@ fn validate_output(exp: &dyn DynExperiment, output: &RunOutput) -> Result<(), St
         return Err(format!("sample '{n}' is not declared"));
     }
     let tables = exp.tables();
-    for (name, cells) in &output.rows {
-        match tables.iter().find(|t| t.name == *name) {
+    for rows in &output.tables {
+        let name = rows.name;
+        match tables.iter().find(|t| t.name == name) {
             None => return Err(format!("table '{name}' is not declared")),
-            Some(t) if t.columns.len() != cells.len() => {
+            Some(t) if rows.ragged || t.columns.len() != rows.cells => {
                 return Err(format!(
-                    "a row of table '{name}' has {} cells for {} columns",
-                    cells.len(),
+                    "rows of table '{name}' must have {} cells, one per column",
                     t.columns.len()
                 ));
             }

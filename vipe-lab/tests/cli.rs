@@ -35,7 +35,7 @@ fn list_and_help_describe_the_experiments() {
     for expected in [
         "--loss",
         "probability",
-        "default 0.1",
+        "default 0,0.05,0.1,0.15,0.2,0.25,0.3",
         "valid [0, 1]",
         "--latency-ms",
         "--quick: 50 probes",
@@ -194,6 +194,10 @@ fn quick_is_the_documented_smaller_version() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["parameters"]["count"], serde_json::json!([50]));
+    assert_eq!(
+        manifest["parameters"]["loss"],
+        serde_json::json!([0.0, 0.1, 0.3])
+    );
     assert_eq!(manifest["seeds"], serde_json::json!([1, 2, 3]));
     assert!(manifest["quick"].as_str().unwrap().contains("50 probes"));
     assert!(out.stderr.is_empty(), "--quiet prints no progress");

@@ -219,6 +219,11 @@ fn every_registered_experiment_is_well_formed() {
             );
             p.parse(&p.default.to_string())
                 .unwrap_or_else(|e| panic!("{name}: default of --{} invalid: {e}", p.name));
+            if let Some(sweep) = p.default_sweep {
+                p.parse_list(sweep).unwrap_or_else(|e| {
+                    panic!("{name}: default sweep of --{} invalid: {e}", p.name)
+                });
+            }
         }
         let point = vipe_lab::param::Point {
             values: params.iter().map(|p| (p.name, p.default.clone())).collect(),

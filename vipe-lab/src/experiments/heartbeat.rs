@@ -97,6 +97,7 @@ impl Experiment for Heartbeat {
             ParamSpec::float("bandwidth-mbps", "Mbit/s", 10.0, 0.0, 1e6)
                 .help("link bandwidth (0: unlimited)"),
             ParamSpec::float("loss", "probability", 0.1, 0.0, 1.0)
+                .sweep_by_default("0,0.05,0.1,0.15,0.2,0.25,0.3")
                 .help("probability that the link loses a frame, each way"),
             ParamSpec::int("queue", "frames", 32, 0, 1_000_000)
                 .help("frames the link queues behind the one on the wire"),
@@ -105,9 +106,9 @@ impl Experiment for Heartbeat {
 
     fn quick(&self) -> Quick {
         Quick {
-            overrides: vec![("count", "50")],
+            overrides: vec![("count", "50"), ("loss", "0,0.1,0.3")],
             seeds: 3,
-            what: "50 probes instead of 200, 3 seeds instead of 5",
+            what: "50 probes instead of 200, loss 0, 0.1, 0.3 instead of 0 to 0.3 by 0.05, 3 seeds instead of 5",
         }
     }
 
@@ -238,7 +239,7 @@ impl Experiment for Heartbeat {
                 ProbeOutcome::GaveUp { attempts } => ("lost", attempts.to_string(), String::new()),
                 ProbeOutcome::Pending => ("pending", String::new(), String::new()),
             };
-            out.row("probes", vec![seq.to_string(), name.into(), attempts, rtt]);
+            out.row("probes", &[seq.to_string(), name.into(), attempts, rtt]);
         }
         let rtts: Vec<f64> = report.rtts().iter().map(|d| d.as_millis_f64()).collect();
         out.metric("answered", rtts.len() as f64 / count)
