@@ -365,18 +365,35 @@ fn print_summary(plan: &runner::Plan) {
     let column = |name: &str| header.iter().position(|h| h == name);
     let exp = plan.experiment;
     let varying = plan.sweep.varying();
+    // Two header lines: names, then units.
     let mut head = varying.iter().map(|v| v.to_string()).collect::<Vec<_>>();
+    let specs = exp.params();
+    let mut units: Vec<String> = varying
+        .iter()
+        .map(|v| {
+            let unit = specs.iter().find(|s| s.name == *v).map_or("", |s| s.unit);
+            if unit.is_empty() {
+                String::new()
+            } else {
+                format!("({unit})")
+            }
+        })
+        .collect();
     head.push("seeds".into());
+    units.push(String::new());
     for m in exp.metrics() {
-        head.push(format!("{} ({})", m.name, m.unit));
+        head.push(m.name.into());
+        units.push(format!("({})", m.unit));
     }
     for s in exp.samples() {
-        head.push(format!("mean {} ({})", s.name, s.unit));
+        head.push(format!("mean {}", s.name));
+        units.push(format!("({})", s.unit));
         for p in s.percentiles {
             head.push(format!("p{p} {}", s.name));
+            units.push(format!("({})", s.unit));
         }
     }
-    let mut rows = vec![head];
+    let mut rows = vec![head, units];
     for record in reader.records().flatten() {
         let get = |name: &str| column(name).and_then(|i| record.get(i)).unwrap_or("");
         let mut row: Vec<String> = varying.iter().map(|v| get(v).to_string()).collect();
@@ -386,7 +403,7 @@ fn print_summary(plan: &runner::Plan) {
             lo.parse::<f64>(),
             hi.parse::<f64>(),
         ) {
-            (Ok(m), Ok(l), Ok(h)) => format!("{} ± {}", sig(m), sig((h - l) / 2.0)),
+            (Ok(m), Ok(l), Ok(h)) => format!("{} ± {}", sig(m), sig_n((h - l) / 2.0, 2)),
             (Ok(m), _, _) => sig(m),
             _ => "–".into(),
         };
@@ -435,10 +452,15 @@ fn print_summary(plan: &runner::Plan) {
 
 /// Four significant digits.
 fn sig(v: f64) -> String {
+    sig_n(v, 4)
+}
+
+/// `n` significant digits (none after the point for large numbers).
+fn sig_n(v: f64, n: i32) -> String {
     if v == 0.0 || !v.is_finite() {
         return format!("{v}");
     }
-    let digits = (3 - v.abs().log10().floor() as i32).max(0) as usize;
+    let digits = (n - 1 - v.abs().log10().floor() as i32).max(0) as usize;
     format!("{v:.digits$}")
 }
 

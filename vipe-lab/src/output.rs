@@ -217,7 +217,8 @@ pub fn write_csvs(plan: &Plan, outcome: &Outcome) -> Result<Vec<PathBuf>, String
             let mut start = 0;
             for &end in &rows.ends {
                 out.write_all(prefix.as_bytes()).map_err(failed)?;
-                out.write_all(&rows.csv.as_bytes()[start..end]).map_err(failed)?;
+                out.write_all(&rows.csv.as_bytes()[start..end])
+                    .map_err(failed)?;
                 start = end;
             }
         }

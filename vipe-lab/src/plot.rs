@@ -435,15 +435,51 @@ where
         0.0
     };
     let y = range(ys, figure.y_log, headroom);
+    let labels = TickLabels {
+        x: (!figure.x_log).then(|| decimals(&x)),
+        y: (!figure.y_log).then(|| decimals(&y)),
+    };
     match (figure.x_log, figure.y_log) {
-        (false, false) => chart(root, figure, x, y),
-        (true, false) => chart(root, figure, x.log_scale(), y),
-        (false, true) => chart(root, figure, x, y.log_scale()),
-        (true, true) => chart(root, figure, x.log_scale(), y.log_scale()),
+        (false, false) => chart(root, figure, labels, x, y),
+        (true, false) => chart(root, figure, labels, x.log_scale(), y),
+        (false, true) => chart(root, figure, labels, x, y.log_scale()),
+        (true, true) => chart(root, figure, labels, x.log_scale(), y.log_scale()),
     }
 }
 
-fn chart<DB, X, Y>(root: &DrawingArea<DB, Shift>, figure: &Figure, x: X, y: Y) -> Result<(), String>
+/// Decimals of the tick labels of a linear axis (`None`: plotters' own, for log axes),
+/// so that every label on an axis has as many.
+struct TickLabels {
+    x: Option<usize>,
+    y: Option<usize>,
+}
+
+/// Enough decimals to tell ~10 ticks across `range` apart.
+fn decimals(range: &Range<f64>) -> usize {
+    let step = (range.end - range.start) / 10.0;
+    if step <= 0.0 || !step.is_finite() {
+        return 2;
+    }
+    (-(step.log10().floor())).max(0.0) as usize
+}
+
+/// A tick label with `decimals` digits after the point, "-0" shown as "0".
+fn tick(v: f64, decimals: usize) -> String {
+    let text = format!("{v:.decimals$}");
+    if text.starts_with('-') && text[1..].chars().all(|c| c == '0' || c == '.') {
+        text[1..].to_string()
+    } else {
+        text
+    }
+}
+
+fn chart<DB, X, Y>(
+    root: &DrawingArea<DB, Shift>,
+    figure: &Figure,
+    labels: TickLabels,
+    x: X,
+    y: Y,
+) -> Result<(), String>
 where
     DB: DrawingBackend,
     DB::ErrorType: 'static,
@@ -460,9 +496,16 @@ where
         .y_label_area_size(80)
         .build_cartesian_2d(x, y)
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc(&figure.x_label)
+    let x_ticks = |v: &f64| labels.x.map_or_else(|| format!("{v}"), |d| tick(*v, d));
+    let y_ticks = |v: &f64| labels.y.map_or_else(|| format!("{v}"), |d| tick(*v, d));
+    let mut mesh = chart.configure_mesh();
+    if labels.x.is_some() {
+        mesh.x_label_formatter(&x_ticks);
+    }
+    if labels.y.is_some() {
+        mesh.y_label_formatter(&y_ticks);
+    }
+    mesh.x_desc(&figure.x_label)
         .y_desc(&figure.y_label)
         .axis_desc_style((FONT, 18))
         .label_style((FONT, 15))
