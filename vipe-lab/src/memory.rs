@@ -109,6 +109,13 @@ pub fn peak_rss() -> Option<u64> {
     proc_status_kib("/proc/self/status", "VmHWM:")
 }
 
+/// Resets the process's peak RSS to its current RSS (Linux ≥ 4.0: `5` written to
+/// `/proc/self/clear_refs`), so that [`peak_rss`] then measures what follows. Returns
+/// whether it could.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 /// Memory available to new work (`MemAvailable`), in bytes.
 pub fn available() -> Option<u64> {
     proc_status_kib("/proc/meminfo", "MemAvailable:")
@@ -147,6 +154,8 @@ mod tests {
 
     #[test]
     fn proc_files_are_read() {
+        assert!(peak_rss().unwrap() > 0);
+        assert!(reset_peak_rss());
         assert!(peak_rss().unwrap() > 0);
         assert!(available().unwrap() > 0);
         assert_eq!(human(512), "512 B");

@@ -352,6 +352,9 @@ pub struct RunCost {
     pub wall_seconds: f64,
     /// Peak heap the run allocated (its thread's, above where it started), bytes.
     pub peak_heap_bytes: Option<u64>,
+    /// The process's peak resident set during the run, bytes; measured with `--jobs 1`
+    /// only (parallel runs share the process), `null` otherwise.
+    pub peak_rss_bytes: Option<u64>,
     /// Simulator events processed, if the experiment reports them.
     pub events: Option<u64>,
     /// Events per wall second.

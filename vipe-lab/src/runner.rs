@@ -228,6 +228,9 @@ pub struct Completed {
     pub wall: f64,
     /// Peak heap, bytes.
     pub peak_heap: Option<u64>,
+    /// The process's peak RSS during the run, bytes: measured with `--jobs 1` only (with
+    /// parallel runs the process's RSS is theirs together).
+    pub peak_rss: Option<u64>,
 }
 
 /// A run that failed.
@@ -339,6 +342,7 @@ pub fn execute(plan: &Plan, mode: Mode, cancel: Arc<AtomicBool>) -> Outcome {
                     cancel: Arc::clone(&cancel),
                 };
                 let memory = RunMemory::start();
+                let alone = plan.jobs == 1 && memory::reset_peak_rss();
                 let clock = WallInstant::now();
                 IN_RUN.with(|r| r.set(true));
                 let result = catch_unwind(AssertUnwindSafe(|| {
@@ -347,6 +351,7 @@ pub fn execute(plan: &Plan, mode: Mode, cancel: Arc<AtomicBool>) -> Outcome {
                 IN_RUN.with(|r| r.set(false));
                 let wall = clock.elapsed();
                 let peak_heap = memory.finish();
+                let peak_rss = if alone { memory::peak_rss() } else { None };
                 let failure = |message: String| {
                     display.message(&format!("vipe-lab: run {label} FAILED: {message}"));
                     display.finished(&job, "FAILED", wall);
@@ -366,6 +371,7 @@ pub fn execute(plan: &Plan, mode: Mode, cancel: Arc<AtomicBool>) -> Outcome {
                                 output,
                                 wall: wall.as_secs_f64(),
                                 peak_heap,
+                                peak_rss,
                             })
                         }
                         Err(e) => failure(format!("the experiment's output is malformed: {e}")),
@@ -520,6 +526,7 @@ fn manifest(plan: &Plan, outcome: &Outcome, files: &[PathBuf]) -> Manifest {
                 seed: c.seed,
                 wall_seconds: c.wall,
                 peak_heap_bytes: c.peak_heap,
+                peak_rss_bytes: c.peak_rss,
                 events: c.output.events,
                 events_per_second: c
                     .output

@@ -144,6 +144,13 @@ fn a_sweep_gives_identical_csvs_for_any_jobs_and_a_full_manifest() {
     let run = &manifest["runs"][0];
     assert!(run["wall_seconds"].as_f64().unwrap() >= 0.0);
     assert!(run["peak_heap_bytes"].as_u64().unwrap() > 0);
+    assert!(
+        run["peak_rss_bytes"].is_null(),
+        "parallel runs share the process's RSS"
+    );
+    let alone: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(one.join("manifest.json")).unwrap()).unwrap();
+    assert!(alone["runs"][0]["peak_rss_bytes"].as_u64().unwrap() > 1 << 20);
     assert!(run["events"].as_u64().unwrap() > 0);
     assert!(manifest["peak_rss_bytes"].as_u64().unwrap() > 0);
     assert!(
