@@ -13,6 +13,7 @@ extern crate alloc;
 
 pub mod apps;
 pub mod arp;
+pub mod chord;
 pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
