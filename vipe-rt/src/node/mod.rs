@@ -260,6 +260,13 @@ impl Node {
         self.core.now
     }
 
+    /// Moves the node's clock forward to `now` (never backwards) without running anything.
+    /// A platform calls this before handing a running node to code that may add
+    /// protocols or arm timers, so they count from the right time.
+    pub fn set_time(&mut self, now: Instant) {
+        self.advance(now);
+    }
+
     /// Adds a protocol instance, labelled with the protocol's name.
     pub fn add<P: Protocol>(&mut self, protocol: P) -> Handle<P> {
         self.add_named(protocol, P::DESCRIPTOR.name)
