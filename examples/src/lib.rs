@@ -2,10 +2,12 @@
 //! each experiment wires it into a platform and reports what happened.
 //!
 //! - [`heartbeat`]: a prober and a responder over a lossy link, with a retransmit timer
-//!   per probe; reports RTTs, losses and retransmissions (`cargo run -p vipe-examples
-//!   --release --bin heartbeat`).
+//!   per probe; reports RTTs, losses and retransmissions. Swept over seeds and
+//!   parameters by the `heartbeat` experiment of `vipe-lab`
+//!   (`cargo run --release -p vipe-lab -- run heartbeat`).
 
 pub mod heartbeat;
 pub mod overlay;
 pub mod platform;
+pub mod sim_scale;
 pub mod stats;

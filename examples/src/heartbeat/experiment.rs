@@ -72,6 +72,14 @@ impl HeartbeatConfig {
         }
         Ok(())
     }
+
+    /// Simulated time by which every probe is settled, even the last one after all its
+    /// retransmissions (plus a second of slack): the run stops there at the latest.
+    pub fn time_cap(&self) -> Duration {
+        self.interval.saturating_mul(u64::from(self.count))
+            + self.rto.saturating_mul(u64::from(self.max_retries) + 2)
+            + Duration::from_secs(1)
+    }
 }
 
 /// What the experiment measured.
@@ -199,8 +207,18 @@ impl HeartbeatReport {
 /// Runs the experiment. Fails before running if the configuration is inconsistent, and
 /// if the output files cannot be created.
 pub fn run(config: &HeartbeatConfig) -> Result<HeartbeatReport, String> {
+    run_with(config, |_| {})
+}
+
+/// Like [`run`], with a look at the simulator before it starts (e.g. to install a
+/// progress hook with [`Simulator::set_progress`]).
+pub fn run_with(
+    config: &HeartbeatConfig,
+    prepare: impl FnOnce(&mut Simulator),
+) -> Result<HeartbeatReport, String> {
     config.validate()?;
     let mut sim = Simulator::new(config.seed);
+    prepare(&mut sim);
     if config.trace {
         sim.enable_trace();
     }
@@ -241,9 +259,7 @@ pub fn run(config: &HeartbeatConfig) -> Result<HeartbeatReport, String> {
 
     // Step in slices until every probe is settled; a generous cap guards against a
     // protocol bug keeping the simulation alive forever.
-    let worst_case = config.interval.saturating_mul(u64::from(config.count))
-        + config.rto.saturating_mul(u64::from(config.max_retries) + 2)
-        + Duration::from_secs(1);
+    let worst_case = config.time_cap();
     let slice = Duration::from_millis(100);
     loop {
         sim.run_for(slice);

@@ -6,5 +6,5 @@ pub mod experiment;
 pub mod protocol;
 pub mod wire;
 
-pub use experiment::{HeartbeatConfig, HeartbeatReport, run};
+pub use experiment::{HeartbeatConfig, HeartbeatReport, run, run_with};
 pub use protocol::{ProbeOutcome, Prober, ProberConfig, Responder};

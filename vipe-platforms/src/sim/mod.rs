@@ -252,7 +252,9 @@ enum Source {
 struct Flight {
     payload: Payload,
     to_node: u32,
-    to_dev: u16,
+    /// The device (from a link), or the port (a datagram: resolved on arrival, so the
+    /// sender never touches the receiver's memory).
+    to: u16,
     from: Source,
 }
 
@@ -361,8 +363,38 @@ pub struct Simulator {
     /// picked up before the next event.
     dirty: Vec<u32>,
     stop: Option<StopReason>,
-    buffer_size: usize,
-    pool_limit: usize,
+    /// One packet pool for every node: buffers freed by one node serve the next, and
+    /// the free list stays hot in cache.
+    pool: vipe_rt::PacketPool,
+    progress: Option<ProgressHook>,
+}
+
+/// A callback told the simulated time now and then during a run (see
+/// [`Simulator::set_progress`]).
+struct ProgressHook {
+    report: Box<dyn FnMut(Instant)>,
+    every: std::time::Duration,
+    last: std::time::Instant,
+    countdown: u32,
+}
+
+impl ProgressHook {
+    /// Events between two looks at the wall clock: reading it costs ~20 ns, so once per
+    /// few thousand events keeps the hook's cost out of the measurements.
+    const EVENTS_PER_CHECK: u32 = 4096;
+
+    #[inline]
+    fn tick(&mut self, now: Instant) {
+        self.countdown -= 1;
+        if self.countdown == 0 {
+            self.countdown = Self::EVENTS_PER_CHECK;
+            let wall = std::time::Instant::now();
+            if wall.duration_since(self.last) >= self.every {
+                self.last = wall;
+                (self.report)(now);
+            }
+        }
+    }
 }
 
 impl Simulator {
@@ -390,8 +422,35 @@ impl Simulator {
             observers: Vec::new(),
             dirty: Vec::new(),
             stop: None,
-            buffer_size: 256,
-            pool_limit: 8,
+            pool: vipe_rt::PacketPool::new(256, 65_536),
+            progress: None,
+        }
+    }
+
+    /// Calls `report` with the simulated time during runs, at most once per `every` of
+    /// wall time (the wall clock is read once per few thousand events, so a run of very
+    /// slow events may report less often). For progress bars; the callback may stop the
+    /// run by unwinding (`std::panic::resume_unwind`), as an experiment runner does on
+    /// Ctrl-C. The end of each `run_*` call also counts as a chance to report.
+    pub fn set_progress(
+        &mut self,
+        every: std::time::Duration,
+        report: impl FnMut(Instant) + 'static,
+    ) {
+        self.progress = Some(ProgressHook {
+            report: Box::new(report),
+            every,
+            last: std::time::Instant::now(),
+            countdown: ProgressHook::EVENTS_PER_CHECK,
+        });
+    }
+
+    /// At the end of a `run_*` call: a look at the wall clock, so that many short runs
+    /// (a loop of `run_for(slice)`) still report.
+    fn report_progress(&mut self) {
+        if let Some(hook) = &mut self.progress {
+            hook.countdown = 1;
+            hook.tick(self.now);
         }
     }
 
@@ -405,20 +464,21 @@ impl Simulator {
         self.now
     }
 
-    /// Sets the packet buffers of nodes added from now on: the size a buffer starts at
-    /// (it grows for larger packets; default 256 bytes) and how many idle buffers a node
-    /// keeps (default 8). Small values keep 10^6 nodes small.
+    /// Sets the packet pool of nodes added from now on (all nodes share one): the size a
+    /// buffer starts at (it grows for larger packets; default 256 bytes) and how many
+    /// idle buffers the pool keeps (default 65 536).
     pub fn set_node_buffers(&mut self, buffer_size: usize, pool_limit: usize) {
-        self.buffer_size = buffer_size.max(vipe_rt::packet::DEFAULT_HEADROOM);
-        self.pool_limit = pool_limit;
+        self.pool = vipe_rt::PacketPool::new(
+            buffer_size.max(vipe_rt::packet::DEFAULT_HEADROOM),
+            pool_limit,
+        );
     }
 
     fn new_node(&self, id: NodeId, incarnation: u32) -> Node {
         let mut config = NodeConfig::new(id);
         config.seed = mix(self.seed, u64::from(id.0) | u64::from(incarnation) << 32);
         config.timer_resolution = Duration::from_nanos(1);
-        config.buffer_size = self.buffer_size;
-        config.pool_limit = self.pool_limit;
+        config.pool = Some(self.pool.clone());
         Node::with_config(config)
     }
 
@@ -927,6 +987,7 @@ impl Simulator {
             self.now = self.now.max(end);
             summary.now = self.now;
         }
+        self.report_progress();
         summary
     }
 
@@ -939,7 +1000,9 @@ impl Simulator {
     /// Runs until nothing is scheduled, or until `limit` if that comes first (a periodic
     /// timer keeps a simulation busy forever).
     pub fn run_until_quiet(&mut self, limit: Instant) -> RunSummary {
-        self.run_loop(limit)
+        let summary = self.run_loop(limit);
+        self.report_progress();
+        summary
     }
 
     fn run_loop(&mut self, end: Instant) -> RunSummary {
@@ -1010,6 +1073,9 @@ impl Simulator {
         };
         self.now = time;
         self.stats.events += 1;
+        if let Some(hook) = &mut self.progress {
+            hook.tick(time);
+        }
         match kind {
             EventKind::Wake(node) => {
                 let sim_node = &mut self.nodes[node as usize];
@@ -1074,14 +1140,22 @@ impl Simulator {
         let Flight {
             payload,
             to_node,
-            to_dev,
+            to,
             from,
         } = flight;
-        let device = DeviceId(to_dev);
+        let sim_node = &self.nodes[to_node as usize];
+        let to_dev = match from {
+            Source::Link(_) => Some(to),
+            Source::Datagram { .. } => sim_node
+                .ports
+                .iter()
+                .position(|b| *b == Binding::Datagram(to))
+                .map(|d| d as u16),
+        };
+        let device = DeviceId(to_dev.unwrap_or(0));
         let drop_reason = match from {
-            _ if self.nodes[to_node as usize].state != NodeState::Up => {
-                Some(("node down", TraceKind::NodeDown))
-            }
+            _ if sim_node.state != NodeState::Up => Some(("node down", TraceKind::NodeDown)),
+            _ if to_dev.is_none() => Some(("no route", TraceKind::NoRoute)),
             Source::Link(link) if !self.links[link as usize].up => {
                 Some(("link down", TraceKind::LinkDown))
             }
@@ -1097,21 +1171,19 @@ impl Simulator {
         let now = self.now;
         self.record(to_node, device, TraceKind::Receive, payload.data());
         if !self.captures.is_empty()
-            && let Some(capture) = self.captures.get_mut(&(to_node, to_dev))
+            && let Some(capture) = self.captures.get_mut(&(to_node, device.0))
         {
             capture.write(now, payload.data());
         }
-        let sim_node = &mut self.nodes[to_node as usize];
-        let mut packet = sim_node.node.pool().alloc();
+        let mut packet = self.pool.alloc();
         packet.put_slice(payload.data());
         self.payloads.release(payload);
         if let Source::Datagram { node, port } = from {
             let meta = packet.meta_mut();
             meta.src = Some(node_addr(NodeId(node), port));
-            if let Some(Binding::Datagram(dst_port)) = sim_node.ports.get(usize::from(to_dev)) {
-                meta.dst = Some(node_addr(NodeId(to_node), *dst_port));
-            }
+            meta.dst = Some(node_addr(NodeId(to_node), to));
         }
+        let sim_node = &mut self.nodes[to_node as usize];
         sim_node.node.handle_input(now, device, packet);
         self.after_activity(to_node);
     }
@@ -1156,14 +1228,9 @@ impl Simulator {
     fn send_datagram(&mut self, from: u32, device: DeviceId, port: u16, packet: Packet) {
         let target = packet.meta().dst.and_then(|dst| {
             let to = addr_node(dst)?;
-            let dst_node = self.nodes.get(to.0 as usize)?;
-            let dev = dst_node
-                .ports
-                .iter()
-                .position(|b| *b == Binding::Datagram(dst.port()))?;
-            Some((to.0, dev as u16))
+            ((to.0 as usize) < self.nodes.len()).then_some((to.0, dst.port()))
         });
-        let Some((to, to_dev)) = target else {
+        let Some((to, to_port)) = target else {
             self.record(from, device, TraceKind::NoRoute, packet.data());
             self.count_drop("no route");
             return;
@@ -1203,7 +1270,7 @@ impl Simulator {
             let slot = self.park(Flight {
                 payload,
                 to_node: to,
-                to_dev,
+                to: to_port,
                 from: Source::Datagram { node: from, port },
             });
             self.queue.push(self.now + delay, EventKind::Arrive(slot));
@@ -1280,7 +1347,7 @@ impl Simulator {
             let slot = self.park(Flight {
                 payload,
                 to_node: to.node.0,
-                to_dev: to.device.0,
+                to: to.device.0,
                 from: Source::Link(link),
             });
             self.queue
@@ -1327,4 +1394,34 @@ fn mix(seed: u64, stream: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    #[test]
+    fn progress_reports_simulated_time_and_is_throttled_by_wall_time() {
+        let mut sim = Simulator::new(1);
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let sink = Rc::clone(&seen);
+        sim.set_progress(std::time::Duration::ZERO, move |t| {
+            sink.borrow_mut().push(t)
+        });
+        sim.run_for(vipe_rt::Duration::from_secs(3));
+        assert_eq!(*seen.borrow(), [Instant::from_secs(3)]);
+
+        let mut sim = Simulator::new(1);
+        let calls = Rc::new(RefCell::new(0));
+        let sink = Rc::clone(&calls);
+        sim.set_progress(std::time::Duration::from_secs(3600), move |_| {
+            *sink.borrow_mut() += 1
+        });
+        for _ in 0..100 {
+            sim.run_for(vipe_rt::Duration::from_millis(1));
+        }
+        assert_eq!(*calls.borrow(), 0, "an hour of wall time has not passed");
+    }
 }

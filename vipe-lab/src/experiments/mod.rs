@@ -1,0 +1,16 @@
+//! The experiments. Adding one: a file here implementing
+//! [`Experiment`](crate::experiment::Experiment), and a line in [`all`].
+
+pub mod heartbeat;
+
+use crate::experiment::DynExperiment;
+
+/// Every experiment, in the order `vipe-lab list` shows them.
+pub fn all() -> Vec<&'static dyn DynExperiment> {
+    vec![&heartbeat::Heartbeat]
+}
+
+/// The experiment called `name`.
+pub fn find(name: &str) -> Option<&'static dyn DynExperiment> {
+    all().into_iter().find(|e| e.info().name == name)
+}

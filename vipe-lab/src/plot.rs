@@ -1,0 +1,592 @@
+//! Figures, drawn from a results directory's CSVs (so `vipe-lab plot DIR` redraws
+//! exactly what `run` drew): SVG and PNG through plotters, labelled axes with units,
+//! 95% CI error bars, log axes where x spans two decades or more, a legend, and the
+//! experiment's reference points or model overlaid.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+
+use crate::experiment::{DynExperiment, FigureKind, FigureSpec, Reference};
+use crate::param::{ParamKind, ParamSpec};
+
+const WIDTH: u32 = 900;
+const HEIGHT: u32 = 600;
+const FONT: &str = "sans-serif";
+
+/// Okabe–Ito: distinguishable with every common colour-vision deficiency.
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
+];
+
+/// Viridis anchors: a sequential map for more series than the palette has colours (a
+/// sweep's curves then read in the order of the swept value).
+const VIRIDIS: [(f64, f64, f64); 5] = [
+    (68.0, 1.0, 84.0),
+    (59.0, 82.0, 139.0),
+    (33.0, 145.0, 140.0),
+    (94.0, 201.0, 98.0),
+    (220.0, 200.0, 30.0),
+];
+
+/// Colour `i` of `n` series: the palette, or viridis when there are more than it holds.
+fn color(i: usize, n: usize) -> RGBColor {
+    if n <= PALETTE.len() {
+        return PALETTE[i % PALETTE.len()];
+    }
+    let t = i as f64 / (n - 1).max(1) as f64 * (VIRIDIS.len() - 1) as f64;
+    let k = (t.floor() as usize).min(VIRIDIS.len() - 2);
+    let f = t - k as f64;
+    let (a, b) = (VIRIDIS[k], VIRIDIS[k + 1]);
+    let mix = |x: f64, y: f64| (x + (y - x) * f).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// One CSV as rows of `column → cell`.
+struct Table {
+    rows: Vec<BTreeMap<String, String>>,
+}
+
+impl Table {
+    fn read(path: &Path) -> Result<Table, String> {
+        let mut reader =
+            csv::Reader::from_path(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(|e| format!("reading {}: {e}", path.display()))?
+            .iter()
+            .map(String::from)
+            .collect();
+        let mut rows = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(|e| format!("reading {}: {e}", path.display()))?;
+            rows.push(
+                header
+                    .iter()
+                    .cloned()
+                    .zip(record.iter().map(String::from))
+                    .collect(),
+            );
+        }
+        Ok(Table { rows })
+    }
+}
+
+fn number(row: &BTreeMap<String, String>, column: &str) -> Option<f64> {
+    row.get(column)?
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+}
+
+/// How a series is drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Style {
+    /// Measured: line, filled markers, error bars.
+    Measured,
+    /// A model: dashed line.
+    Model,
+    /// Published points: hollow markers.
+    Published,
+    /// A CDF curve: plain line.
+    Curve,
+}
+
+/// A drawn point: x, y and the ends of its confidence interval.
+type Point = (f64, f64, Option<(f64, f64)>);
+
+struct Series {
+    label: String,
+    color: RGBColor,
+    style: Style,
+    /// (x, y, CI ends).
+    points: Vec<Point>,
+}
+
+struct Figure {
+    title: String,
+    x_label: String,
+    y_label: String,
+    x_log: bool,
+    y_log: bool,
+    /// The legend goes in a band kept free above the data (line figures); otherwise in
+    /// the emptiest corner (CDFs).
+    legend_on_top: bool,
+    series: Vec<Series>,
+}
+
+/// Draws every figure of `exp` from the CSVs in `dir`; returns the files written.
+pub fn draw_all(exp: &dyn DynExperiment, dir: &Path) -> Result<Vec<PathBuf>, String> {
+    register_font();
+    let specs = exp.params();
+    let summary = Table::read(&dir.join("summary.csv"))?;
+    let mut files = Vec::new();
+    for spec in exp.figures() {
+        let figure = match &spec.kind {
+            FigureKind::Line { x, ys } => line_figure(&spec, &specs, &summary, x, ys)?,
+            FigureKind::Cdf { sample } => {
+                let table = Table::read(&dir.join(format!("{sample}_cdf.csv")))?;
+                cdf_figure(&spec, &specs, &table, sample)
+            }
+        };
+        files.extend(render(&figure, dir, spec.file)?);
+    }
+    Ok(files)
+}
+
+/// The parameters that take more than one value in `rows`.
+fn varying(specs: &[ParamSpec], rows: &[BTreeMap<String, String>]) -> Vec<&'static str> {
+    specs
+        .iter()
+        .filter(|s| {
+            let mut values: Vec<&String> = rows.iter().filter_map(|r| r.get(s.name)).collect();
+            values.sort();
+            values.dedup();
+            values.len() > 1
+        })
+        .map(|s| s.name)
+        .collect()
+}
+
+fn group_label(row: &BTreeMap<String, String>, names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{n}={}", row.get(*n).map_or("", String::as_str)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn line_figure(
+    spec: &FigureSpec,
+    specs: &[ParamSpec],
+    summary: &Table,
+    x: &str,
+    ys: &[crate::experiment::Y],
+) -> Result<Figure, String> {
+    let x_spec = specs
+        .iter()
+        .find(|s| s.name == x)
+        .ok_or_else(|| format!("figure {}: no parameter '{x}' for x", spec.file))?;
+    if matches!(x_spec.kind, ParamKind::Text { .. }) {
+        return Err(format!(
+            "figure {}: x parameter '{x}' is not a number",
+            spec.file
+        ));
+    }
+    let others: Vec<&str> = varying(specs, &summary.rows)
+        .into_iter()
+        .filter(|n| *n != x)
+        .collect();
+    // Rows grouped by the other varying parameters, in first-seen order.
+    let mut groups: Vec<(String, Vec<&BTreeMap<String, String>>)> = Vec::new();
+    for row in &summary.rows {
+        let key = group_label(row, &others);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, rows)) => rows.push(row),
+            None => groups.push((key, vec![row])),
+        }
+    }
+    let mut series = Vec::new();
+    let mut measured = 0;
+    for (key, rows) in &groups {
+        for y in ys {
+            let column = y.column();
+            let ci = y.ci_columns();
+            let mut points: Vec<Point> = rows
+                .iter()
+                .filter_map(|r| {
+                    let xv = number(r, x)?;
+                    let yv = number(r, &column)?;
+                    let band = ci
+                        .as_ref()
+                        .and_then(|(lo, hi)| Some((number(r, lo)?, number(r, hi)?)));
+                    Some((xv, yv, band))
+                })
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let label = match (ys.len() > 1, key.is_empty()) {
+                (true, true) => y.label(),
+                (true, false) => format!("{}, {key}", y.label()),
+                (false, true) => y.label(),
+                (false, false) => key.clone(),
+            };
+            series.push(Series {
+                label,
+                color: color(measured, groups.len() * ys.len()),
+                style: Style::Measured,
+                points,
+            });
+            measured += 1;
+        }
+        for reference in &spec.references {
+            if let Reference::Model { label, value } = reference {
+                // The model is smooth in x: evaluate it at 100 x values across the
+                // group's range, the group's other parameters held.
+                let xs: Vec<f64> = rows.iter().filter_map(|r| number(r, x)).collect();
+                let (lo, hi) = xs
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+                        (l.min(v), h.max(v))
+                    });
+                let log = spans_decades(&xs);
+                let first = rows[0];
+                let points: Vec<Point> = (0..=100)
+                    .filter(|_| lo.is_finite())
+                    .filter_map(|i| {
+                        let t = f64::from(i) / 100.0;
+                        let xv = if log {
+                            (lo.ln() + t * (hi.ln() - lo.ln())).exp()
+                        } else {
+                            lo + t * (hi - lo)
+                        };
+                        let lookup = |name: &str| {
+                            if name == x {
+                                Some(xv)
+                            } else {
+                                number(first, name)
+                            }
+                        };
+                        Some((xv, value(&lookup)?, None))
+                    })
+                    .collect();
+                let model_color = if groups.len() == 1 && ys.len() == 1 {
+                    RGBColor(90, 90, 90)
+                } else {
+                    color(measured - 1, groups.len() * ys.len())
+                };
+                series.push(Series {
+                    label: if key.is_empty() {
+                        label.to_string()
+                    } else {
+                        format!("{label}, {key}")
+                    },
+                    color: model_color,
+                    style: Style::Model,
+                    points,
+                });
+            }
+        }
+    }
+    for reference in &spec.references {
+        if let Reference::Points { label, points } = reference {
+            series.push(Series {
+                label: label.to_string(),
+                color: RGBColor(0, 0, 0),
+                style: Style::Published,
+                points: points.iter().map(|&(x, y)| (x, y, None)).collect(),
+            });
+        }
+    }
+    let xs: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .collect();
+    Ok(Figure {
+        title: spec.title.into(),
+        x_label: x_spec.label(),
+        y_label: spec.y_label.into(),
+        x_log: spans_decades(&xs),
+        y_log: spec.y_log,
+        legend_on_top: true,
+        series,
+    })
+}
+
+fn cdf_figure(spec: &FigureSpec, specs: &[ParamSpec], table: &Table, sample: &str) -> Figure {
+    let names = varying(specs, &table.rows);
+    let mut curves: Vec<Series> = Vec::new();
+    for row in &table.rows {
+        let key = group_label(row, &names);
+        let (Some(v), Some(q)) = (number(row, sample), number(row, "cdf")) else {
+            continue;
+        };
+        if curves.last().is_none_or(|c| c.label != key) {
+            curves.push(Series {
+                label: key.clone(),
+                color: PALETTE[0],
+                style: Style::Curve,
+                points: Vec::new(),
+            });
+        }
+        let curve = curves.last_mut().expect("pushed above");
+        // Steps: the CDF jumps at each value.
+        if let Some(&(_, last_q, _)) = curve.points.last() {
+            curve.points.push((v, last_q, None));
+        }
+        curve.points.push((v, q, None));
+    }
+    let n = curves.len();
+    for (i, curve) in curves.iter_mut().enumerate() {
+        curve.color = color(i, n);
+    }
+    if curves.len() == 1 && curves[0].label.is_empty() {
+        curves[0].label = "all seeds pooled".into();
+    }
+    let xs: Vec<f64> = curves
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .collect();
+    Figure {
+        title: spec.title.into(),
+        x_label: spec.y_label.into(),
+        y_label: "fraction ≤ x (empirical CDF)".into(),
+        x_log: spans_decades(&xs),
+        y_log: false,
+        legend_on_top: false,
+        series: curves,
+    }
+}
+
+/// Whether positive values span two decades or more (then x is drawn on a log scale).
+fn spans_decades(values: &[f64]) -> bool {
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    min > 0.0 && max / min >= 100.0
+}
+
+fn register_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
+            .unwrap_or_else(|_| panic!("the bundled DejaVu Sans is a valid font"));
+        plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold())
+            .unwrap_or_else(|_| panic!("the bundled DejaVu Sans Bold is a valid font"));
+    });
+}
+
+fn render(figure: &Figure, dir: &Path, file: &str) -> Result<Vec<PathBuf>, String> {
+    let svg = dir.join(format!("{file}.svg"));
+    let png = dir.join(format!("{file}.png"));
+    {
+        let root = SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root, figure).map_err(|e| format!("drawing {}: {e}", svg.display()))?;
+        root.present()
+            .map_err(|e| format!("writing {}: {e}", svg.display()))?;
+    }
+    {
+        let root = BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root, figure).map_err(|e| format!("drawing {}: {e}", png.display()))?;
+        root.present()
+            .map_err(|e| format!("writing {}: {e}", png.display()))?;
+    }
+    Ok(vec![svg, png])
+}
+
+/// The range of the drawn values (CI ends included), padded; log ranges stay positive.
+/// A linear range starts at zero when the data sit closer to zero than their own span;
+/// `headroom` (a fraction of the span) is left free above the data for the legend.
+fn range(values: impl Iterator<Item = f64>, log: bool, headroom: f64) -> Range<f64> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite() && (!log || *v > 0.0))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return if log { 1.0..10.0 } else { 0.0..1.0 };
+    }
+    if log {
+        let (l, h) = (lo.ln(), hi.ln());
+        let span = (h - l).max(0.5);
+        return (l - 0.05 * span).exp()..(h + (0.05 + headroom) * span).exp();
+    }
+    let (mut lo, mut hi) = (lo, hi);
+    if hi - lo < 1e-12 {
+        let pad = if hi.abs() > 0.0 { hi.abs() * 0.1 } else { 1.0 };
+        lo -= pad;
+        hi += pad;
+    }
+    let span = hi - lo;
+    let from_zero = lo >= 0.0 && lo <= span;
+    let bottom = if from_zero { 0.0 } else { lo - 0.05 * span };
+    let span = hi - bottom;
+    bottom..hi + (0.05 + headroom) * span
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figure) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let xs = figure
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0));
+    let ys = figure.series.iter().flat_map(|s| {
+        s.points
+            .iter()
+            .flat_map(|p| [Some(p.1), p.2.map(|c| c.0), p.2.map(|c| c.1)])
+            .flatten()
+    });
+    let x = range(xs, figure.x_log, 0.0);
+    // Line figures keep a band above the data for the legend (one row per series).
+    let headroom = if figure.legend_on_top {
+        0.07 * figure.series.len() as f64 + 0.04
+    } else {
+        0.0
+    };
+    let y = range(ys, figure.y_log, headroom);
+    match (figure.x_log, figure.y_log) {
+        (false, false) => chart(root, figure, x, y),
+        (true, false) => chart(root, figure, x.log_scale(), y),
+        (false, true) => chart(root, figure, x, y.log_scale()),
+        (true, true) => chart(root, figure, x.log_scale(), y.log_scale()),
+    }
+}
+
+fn chart<DB, X, Y>(root: &DrawingArea<DB, Shift>, figure: &Figure, x: X, y: Y) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    X: AsRangedCoord<Value = f64>,
+    Y: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let mut chart = ChartBuilder::on(root)
+        .caption(&figure.title, (FONT, 24).into_font().style(FontStyle::Bold))
+        .margin(18)
+        .x_label_area_size(56)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x, y)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(&figure.x_label)
+        .y_desc(&figure.y_label)
+        .axis_desc_style((FONT, 18))
+        .label_style((FONT, 15))
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(BLACK.mix(0.04))
+        .x_labels(10)
+        .y_labels(10)
+        .draw()
+        .map_err(err)?;
+    for s in &figure.series {
+        let color = s.color;
+        let points: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, p.1)).collect();
+        match s.style {
+            Style::Measured => {
+                chart
+                    .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                    .map_err(err)?
+                    .label(&s.label)
+                    .legend(move |(x, y)| {
+                        EmptyElement::at((x, y))
+                            + PathElement::new(vec![(0, 0), (22, 0)], color.stroke_width(2))
+                            + Circle::new((11, 0), 4, color.filled())
+                    });
+                chart
+                    .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                    .map_err(err)?;
+                chart
+                    .draw_series(s.points.iter().filter_map(|&(x, y, ci)| {
+                        let (lo, hi) = ci?;
+                        Some(ErrorBar::new_vertical(
+                            x,
+                            lo,
+                            y,
+                            hi,
+                            color.stroke_width(2),
+                            12,
+                        ))
+                    }))
+                    .map_err(err)?;
+            }
+            Style::Model => {
+                chart
+                    .draw_series(DashedLineSeries::new(points, 8, 6, color.stroke_width(2)))
+                    .map_err(err)?
+                    .label(&s.label)
+                    .legend(move |(x, y)| {
+                        EmptyElement::at((x, y))
+                            + PathElement::new(vec![(0, 0), (9, 0)], color.stroke_width(2))
+                            + PathElement::new(vec![(14, 0), (22, 0)], color.stroke_width(2))
+                    });
+            }
+            Style::Published => {
+                chart
+                    .draw_series(
+                        points
+                            .iter()
+                            .map(|&p| Cross::new(p, 6, color.stroke_width(2))),
+                    )
+                    .map_err(err)?
+                    .label(&s.label)
+                    .legend(move |(x, y)| Cross::new((x + 11, y), 6, color.stroke_width(2)));
+            }
+            Style::Curve => {
+                chart
+                    .draw_series(LineSeries::new(points, color.stroke_width(2)))
+                    .map_err(err)?
+                    .label(&s.label)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(2))
+                    });
+            }
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(legend_position(figure))
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.4))
+        .label_font((FONT, 15))
+        .margin(12)
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Upper left for line figures (their band above the data is free); otherwise the
+/// corner with the fewest drawn points, so the legend hides as little as it can.
+fn legend_position(figure: &Figure) -> SeriesLabelPosition {
+    if figure.legend_on_top {
+        return SeriesLabelPosition::UpperLeft;
+    }
+    let points: Vec<(f64, f64)> = figure
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| (p.0, p.1)))
+        .collect();
+    if points.is_empty() {
+        return SeriesLabelPosition::UpperRight;
+    }
+    let scale = |v: f64, log: bool| if log && v > 0.0 { v.ln() } else { v };
+    let (xs, ys): (Vec<f64>, Vec<f64>) = points
+        .iter()
+        .map(|&(x, y)| (scale(x, figure.x_log), scale(y, figure.y_log)))
+        .unzip();
+    let mid = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lo + hi) / 2.0
+    };
+    let (mx, my) = (mid(&xs), mid(&ys));
+    let count = |right: bool, upper: bool| {
+        xs.iter()
+            .zip(&ys)
+            .filter(|&(&x, &y)| (x >= mx) == right && (y >= my) == upper)
+            .count()
+    };
+    [
+        (count(true, true), SeriesLabelPosition::UpperRight),
+        (count(false, true), SeriesLabelPosition::UpperLeft),
+        (count(true, false), SeriesLabelPosition::LowerRight),
+        (count(false, false), SeriesLabelPosition::LowerLeft),
+    ]
+    .into_iter()
+    .min_by_key(|(n, _)| *n)
+    .map(|(_, p)| p)
+    .expect("four corners")
+}
