@@ -9,4 +9,5 @@
 pub mod heartbeat;
 pub mod overlay;
 pub mod platform;
+pub mod sim_scale;
 pub mod stats;

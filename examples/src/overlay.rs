@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use vipe_rt::WiringError;
 use vipe_rt::prelude::*;
 
 /// Sends `count` probes to `peer`, one per `interval`, and records each round trip.
@@ -95,4 +96,25 @@ impl DatagramEcho {
         self.answered += 1;
         cx.send(DatagramEchoPort::Net, pkt);
     }
+}
+
+/// Adds a [`DatagramPing`] of `peer` to `node`, on datagram device `dev`: the same call
+/// on every platform (a simulated underlay device, a Linux UDP socket, an ns-3 socket).
+pub fn add_pinger(
+    node: &mut Node,
+    dev: DeviceId,
+    peer: SocketAddr,
+    count: u32,
+    interval: Duration,
+) -> Result<Handle<DatagramPing>, WiringError> {
+    let ping = node.add(DatagramPing::new(peer, count, interval));
+    node.attach(dev, ping.port(DatagramPingPort::Net))?;
+    Ok(ping)
+}
+
+/// Adds a [`DatagramEcho`] to `node`, on datagram device `dev`.
+pub fn add_echo(node: &mut Node, dev: DeviceId) -> Result<Handle<DatagramEcho>, WiringError> {
+    let echo = node.add(DatagramEcho::default());
+    node.attach(dev, echo.port(DatagramEchoPort::Net))?;
+    Ok(echo)
 }

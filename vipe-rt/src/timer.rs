@@ -113,6 +113,12 @@ impl<T: Clone + Eq + Hash> TimerQueue<T> {
                 let index = match self.free.pop() {
                     Some(index) => index,
                     None => {
+                        if self.slots.is_empty() {
+                            // Most instances arm one or two timers: no spare capacity
+                            // for the first (a simulated node carries a million of these).
+                            self.slots.reserve_exact(1);
+                            self.heap.reserve_exact(1);
+                        }
                         self.slots.push(Slot {
                             key: None,
                             seq: 0,

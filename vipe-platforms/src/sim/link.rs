@@ -95,6 +95,8 @@ pub(crate) struct Channel {
 #[derive(Debug)]
 pub(crate) struct Link {
     pub(crate) config: LinkConfig,
+    /// Whether the link carries frames (a fault may take it down).
+    pub(crate) up: bool,
     pub(crate) channels: [Channel; 2],
 }
 
@@ -108,6 +110,7 @@ impl Link {
         };
         Link {
             config,
+            up: true,
             channels: [channel(a, b), channel(b, a)],
         }
     }

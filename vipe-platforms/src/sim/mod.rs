@@ -1,9 +1,19 @@
 //! The built-in deterministic discrete-event simulator.
 //!
-//! Nodes are [`vipe_rt::Node`]s; links are point-to-point with latency, bandwidth, a
-//! drop-tail queue and random loss. One event queue ordered by (time, sequence) and one
-//! seeded RNG (plus one per node, derived from the seed) make a run reproducible by
-//! construction: the same seed gives the same trace and byte-identical pcaps.
+//! Nodes are [`vipe_rt::Node`]s. They reach each other two ways:
+//!
+//! - **point-to-point links** ([`Simulator::link`]) carrying raw frames, with latency,
+//!   bandwidth, a drop-tail queue and random loss — for L2/L3 protocols;
+//! - **the datagram underlay** ([`Simulator::add_datagram_device`]): any node sends a
+//!   datagram to any other node's `SocketAddr` (the address type of the Linux UDP backend
+//!   and ns-3's UDP sockets, so the same protocol runs on all three), delayed by a
+//!   [`DelayModel`] with loss, duplication and jitter — for distributed systems.
+//!
+//! Faults ([`Fault`], [`FaultSchedule`], [`churn`]) happen at simulated times; observers
+//! ([`Simulator::observe_every`]) read every node's state and may stop the run. One event
+//! queue ordered by (time, sequence) and one seeded RNG (plus one per node, derived from
+//! the seed) make a run reproducible by construction: the same seed gives the same trace
+//! and byte-identical pcaps.
 //!
 //! ```
 //! use vipe_platforms::sim::{LinkConfig, Simulator};
@@ -18,23 +28,42 @@
 //! assert_eq!(summary.now, Instant::from_secs(1));
 //! ```
 
+mod buffers;
+pub mod churn;
+mod delay;
+mod fault;
 mod link;
-
+mod observe;
+pub mod scheduler;
+pub mod topology;
 mod trace;
+mod underlay;
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 use std::path::Path;
 
-use vipe_rt::{DeviceId, DeviceKind, Instant, Node, NodeConfig, NodeId, NodeRng, Packet};
+use rustc_hash::FxBuildHasher;
+use vipe_rt::{DeviceId, DeviceKind, Duration, Instant, Node, NodeConfig, NodeId, NodeRng, Packet};
 
+pub use delay::{
+    DelayModel, DelaySpecError, LatencyMatrix, PLANE_SIDE, coordinates, parse_duration,
+};
+pub use fault::{Fault, FaultError, FaultSchedule, NodeState};
 pub use link::{LinkConfig, LinkEnd};
+pub use observe::{Control, MetricsCsv, SimView};
 pub use trace::{TraceEvent, TraceKind};
+pub use underlay::{MAX_UNDERLAY_NODES, PathConfig, addr_node, node_addr, node_ip};
 
 use crate::pcap::Capture;
+use buffers::{Payload, PayloadStore};
 use link::Link;
+use observe::{Observer, ObserverFn};
+use scheduler::{EventQueue, WheelQueue};
+use trace::TraceSink;
+use underlay::Underlay;
 
 /// A link's id within the simulator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -51,8 +80,17 @@ pub struct LinkInfo {
     pub b: LinkEnd,
 }
 
+/// A datagram device on the underlay: the device and its address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DatagramEnd {
+    /// The device, to attach a protocol's port to.
+    pub device: DeviceId,
+    /// Its address: where other nodes send datagrams for it (`meta().dst`).
+    pub addr: SocketAddr,
+}
+
 /// A misconfigured experiment, caught before it runs; each says what to change.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SimError {
     /// No node with this id.
     UnknownNode(NodeId),
@@ -62,6 +100,18 @@ pub enum SimError {
     BadLink(String),
     /// A node was linked to itself.
     SelfLink(NodeId),
+    /// No link with this id.
+    UnknownLink(LinkId),
+    /// A fault that cannot happen (unknown node, node in the wrong state, ...).
+    Fault(FaultError),
+    /// The node already has a datagram device on this port.
+    PortInUse(NodeId, u16),
+    /// Too many nodes for the underlay's address range.
+    TooManyNodes(u32),
+    /// A capture was asked of a datagram device (only frame devices are captured).
+    NotAFrameDevice(NodeId, DeviceId),
+    /// The node factory failed to build a node (its message).
+    Factory(NodeId, String),
 }
 
 impl fmt::Display for SimError {
@@ -85,23 +135,81 @@ impl fmt::Display for SimError {
                 "node {} cannot be linked to itself; link two different nodes",
                 n.0
             ),
+            SimError::UnknownLink(l) => {
+                write!(f, "link {} does not exist; use an id link() returned", l.0)
+            }
+            SimError::Fault(e) => e.fmt(f),
+            SimError::PortInUse(n, p) => write!(
+                f,
+                "node {} already has a datagram device on port {p}; pick another port",
+                n.0
+            ),
+            SimError::TooManyNodes(n) => write!(
+                f,
+                "{n} nodes do not fit the underlay's address range (at most {MAX_UNDERLAY_NODES})"
+            ),
+            SimError::NotAFrameDevice(n, d) => write!(
+                f,
+                "device {} of node {} carries datagrams; pcaps record frame devices (links) only",
+                d.0, n.0
+            ),
+            SimError::Factory(n, why) => {
+                write!(f, "the node factory failed to build node {}: {why}", n.0)
+            }
         }
     }
 }
 
 impl std::error::Error for SimError {}
 
+impl From<FaultError> for SimError {
+    fn from(e: FaultError) -> Self {
+        SimError::Fault(e)
+    }
+}
+
 /// Counters of a run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SimStats {
-    /// Simulator events processed (node wake-ups, transmissions ending, arrivals).
+    /// Simulator events processed (node wake-ups, transmissions ending, arrivals, faults,
+    /// observer calls).
     pub events: u64,
-    /// Packets put on a link.
+    /// Packets put on a link or the underlay (a duplicate counts once more).
     pub transmitted: u64,
     /// Packets delivered to a device.
     pub delivered: u64,
-    /// Packets the links dropped, by reason (`"queue full"`, `"link loss"`, `"no link"`).
+    /// Packets dropped, by reason: `"queue full"`, `"link loss"`, `"no link"`,
+    /// `"link down"`, `"underlay loss"`, `"path down"`, `"partitioned"`, `"node down"`
+    /// (sent to a crashed or departed node), `"no route"` (not an underlay address, no
+    /// device on that port, or no destination), `"node crashed"` (frames queued on a
+    /// crashing node's links).
     pub drops: BTreeMap<&'static str, u64>,
+    /// Duplicate datagrams the underlay created.
+    pub duplicated: u64,
+    /// Nodes crashed.
+    pub crashes: u64,
+    /// Nodes restarted.
+    pub restarts: u64,
+    /// Nodes that left gracefully.
+    pub leaves: u64,
+    /// Nodes that joined after the start.
+    pub joins: u64,
+}
+
+impl SimStats {
+    /// Drops counted under `reason`.
+    pub fn drops_for(&self, reason: &str) -> u64 {
+        self.drops.get(reason).copied().unwrap_or(0)
+    }
+}
+
+/// Why a run ended before its end time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// An observer returned [`Control::Stop`].
+    Observer,
+    /// A scheduled fault could not happen (e.g. the node was crashed by hand meanwhile).
+    Fault(FaultError),
 }
 
 /// What a run reached.
@@ -113,69 +221,119 @@ pub struct RunSummary {
     pub events: u64,
     /// Whether nothing is left to do.
     pub quiet: bool,
+    /// Why the run stopped early, if it did.
+    pub stopped: Option<StopReason>,
 }
 
-#[derive(Debug)]
+/// What the event queue holds: 8 bytes, so a queue entry is 24.
+#[derive(Clone, Copy, Debug)]
 enum EventKind {
     /// A node's deadline.
     Wake(u32),
     /// A link direction finished putting a packet on the wire.
     TxDone { link: u32, dir: u8 },
-    /// A packet (parked in `Simulator::in_flight`) reaches a device.
-    Arrive {
-        node: u32,
-        device: DeviceId,
-        slot: u32,
-    },
+    /// A packet (parked in `Simulator::flights`) reaches a device.
+    Arrive(u32),
+    /// A scheduled fault (index into `Simulator::faults`).
+    Fault(u32),
+    /// An observer's turn (index into `Simulator::observers`).
+    Observe(u32),
 }
 
-/// An event in the queue. Time and sequence are packed into one `u128` (time in the high
-/// half) so that ordering the heap is one wide comparison; the sequence breaks ties in
-/// the order events were scheduled, which is what makes runs deterministic.
+/// Where a packet in flight came from.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    Link(u32),
+    Datagram { node: u32, port: u16 },
+}
+
+/// A packet in flight: its bytes in a size-classed buffer and where it goes.
 #[derive(Debug)]
-struct Scheduled {
-    order: u128,
-    kind: EventKind,
+struct Flight {
+    payload: Payload,
+    to_node: u32,
+    /// The device (from a link), or the port (a datagram: resolved on arrival, so the
+    /// sender never touches the receiver's memory).
+    to: u16,
+    from: Source,
 }
 
-impl Scheduled {
-    #[inline]
-    fn time(&self) -> Instant {
-        Instant::from_nanos((self.order >> 64) as u64)
-    }
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        self.order == other.order
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Scheduled {
-    #[inline]
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.order.cmp(&other.order)
-    }
+/// What a device of a simulated node is bound to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Binding {
+    None,
+    Link(u32, u8),
+    Datagram(u16),
 }
 
 struct SimNode {
     node: Node,
     /// The wake-up currently scheduled for this node, if any.
     wake: Option<Instant>,
-    /// Per device: the link and direction it transmits on, and its capture.
-    ports: Vec<DevicePort>,
+    /// Per device: what it is bound to.
+    ports: Vec<Binding>,
+    state: NodeState,
+    incarnation: u32,
 }
 
-#[derive(Default)]
-struct DevicePort {
-    link: Option<(u32, u8)>,
-    capture: Option<Capture>,
+/// Builds a node's protocols: called by [`Simulator::set_factory`]'s factory for a node
+/// that joins or restarts.
+pub struct NodeSetup<'a> {
+    id: NodeId,
+    incarnation: u32,
+    now: Instant,
+    node: &'a mut SimNode,
 }
+
+impl NodeSetup<'_> {
+    /// The node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+    /// How many times this node has been (re)built before: 0 for its first life.
+    pub fn incarnation(&self) -> u32 {
+        self.incarnation
+    }
+    /// Simulated time now.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+    /// The fresh node, to add protocols to.
+    pub fn node(&mut self) -> &mut Node {
+        &mut self.node.node
+    }
+    /// The node's datagram device on `port`: the one it had before a restart, or a new
+    /// one for a joining node.
+    pub fn datagram_device(&mut self, port: u16) -> DatagramEnd {
+        let existing = self
+            .node
+            .ports
+            .iter()
+            .position(|b| *b == Binding::Datagram(port));
+        let device = match existing {
+            Some(index) => DeviceId(index as u16),
+            None => bind_datagram(self.node, port),
+        };
+        DatagramEnd {
+            device,
+            addr: node_addr(self.id, port),
+        }
+    }
+}
+
+fn bind_datagram(sim_node: &mut SimNode, port: u16) -> DeviceId {
+    let name = format!("udp{port}");
+    let device = sim_node.node.add_device(&name, DeviceKind::Datagram);
+    let index = usize::from(device.0);
+    if sim_node.ports.len() <= index {
+        sim_node.ports.resize(index + 1, Binding::None);
+    }
+    sim_node.ports[index] = Binding::Datagram(port);
+    device
+}
+
+/// Builds the protocols of a node that joins or restarts (see [`NodeSetup`]).
+pub type NodeFactory = Box<dyn FnMut(&mut NodeSetup<'_>) -> Result<(), String>>;
 
 /// The deterministic discrete-event simulator.
 pub struct Simulator {
@@ -184,14 +342,30 @@ pub struct Simulator {
     rng: NodeRng,
     nodes: Vec<SimNode>,
     links: Vec<Link>,
-    queue: BinaryHeap<Reverse<Scheduled>>,
-    /// Packets on the wire, parked here so heap entries stay small.
-    in_flight: Vec<Option<Packet>>,
-    free_slots: Vec<u32>,
-    seq: u64,
+    queue: WheelQueue<EventKind>,
+    /// Packets on the wire, parked here so queue entries stay small.
+    flights: Vec<Option<Flight>>,
+    free_flights: Vec<u32>,
+    payloads: PayloadStore,
     stats: SimStats,
-    trace: Option<Vec<TraceEvent>>,
+    trace: TraceSink,
+    captures: HashMap<(u32, u16), Capture, FxBuildHasher>,
     started: bool,
+    underlay: Underlay,
+    /// Partition island of each node (0: the mainland), once a partition happened.
+    islands: Option<Vec<u32>>,
+    next_island: u32,
+    /// Scheduled faults not yet run, by index (taken when they run).
+    faults: Vec<Option<(Instant, Fault)>>,
+    factory: Option<NodeFactory>,
+    observers: Vec<Observer>,
+    /// Nodes handed out writable while running: their deadlines and transmits are
+    /// picked up before the next event.
+    dirty: Vec<u32>,
+    stop: Option<StopReason>,
+    /// One packet pool for every node: buffers freed by one node serve the next, and
+    /// the free list stays hot in cache.
+    pool: vipe_rt::PacketPool,
     progress: Option<ProgressHook>,
 }
 
@@ -232,13 +406,23 @@ impl Simulator {
             rng: NodeRng::seed_from_u64(mix(seed, u64::MAX)),
             nodes: Vec::new(),
             links: Vec::new(),
-            queue: BinaryHeap::new(),
-            in_flight: Vec::new(),
-            free_slots: Vec::new(),
-            seq: 0,
+            queue: WheelQueue::default(),
+            flights: Vec::new(),
+            free_flights: Vec::new(),
+            payloads: PayloadStore::default(),
             stats: SimStats::default(),
-            trace: None,
+            trace: TraceSink::default(),
+            captures: HashMap::default(),
             started: false,
+            underlay: Underlay::default(),
+            islands: None,
+            next_island: 1,
+            faults: Vec::new(),
+            factory: None,
+            observers: Vec::new(),
+            dirty: Vec::new(),
+            stop: None,
+            pool: vipe_rt::PacketPool::new(256, 65_536),
             progress: None,
         }
     }
@@ -280,13 +464,30 @@ impl Simulator {
         self.now
     }
 
+    /// Sets the packet pool of nodes added from now on (all nodes share one): the size a
+    /// buffer starts at (it grows for larger packets; default 256 bytes) and how many
+    /// idle buffers the pool keeps (default 65 536).
+    pub fn set_node_buffers(&mut self, buffer_size: usize, pool_limit: usize) {
+        self.pool = vipe_rt::PacketPool::new(
+            buffer_size.max(vipe_rt::packet::DEFAULT_HEADROOM),
+            pool_limit,
+        );
+    }
+
+    fn new_node(&self, id: NodeId, incarnation: u32) -> Node {
+        let mut config = NodeConfig::new(id);
+        config.seed = mix(self.seed, u64::from(id.0) | u64::from(incarnation) << 32);
+        config.timer_resolution = Duration::from_nanos(1);
+        config.pool = Some(self.pool.clone());
+        Node::with_config(config)
+    }
+
     /// Adds a node (ids count from 0); its RNG is seeded from the simulation's seed.
+    /// A node added while the simulation runs starts at once, and protocols added to it
+    /// through [`node_mut`](Self::node_mut) start then, with their first timers.
     pub fn add_node(&mut self) -> NodeId {
         let id = NodeId(self.nodes.len() as u32);
-        let mut config = NodeConfig::new(id);
-        config.seed = mix(self.seed, u64::from(id.0));
-        config.timer_resolution = vipe_rt::Duration::from_nanos(1);
-        let mut node = Node::with_config(config);
+        let mut node = self.new_node(id, 0);
         if self.started {
             node.start(self.now);
         }
@@ -294,11 +495,19 @@ impl Simulator {
             node,
             wake: None,
             ports: Vec::new(),
+            state: NodeState::Up,
+            incarnation: 0,
         });
         if self.started {
+            self.record(id.0, DeviceId(0), TraceKind::Join, &[]);
             self.after_activity(id.0);
         }
         id
+    }
+
+    /// Number of nodes (every state).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
     }
 
     /// A node, to add protocols and read results.
@@ -306,9 +515,27 @@ impl Simulator {
         self.nodes.get(id.0 as usize).map(|n| &n.node)
     }
 
-    /// A node, writable.
+    /// A node, writable. While the simulation runs, what is done to it (protocols added,
+    /// timers armed, packets sent) takes effect at the current time.
     pub fn node_mut(&mut self, id: NodeId) -> Option<&mut Node> {
-        self.nodes.get_mut(id.0 as usize).map(|n| &mut n.node)
+        let started = self.started;
+        let now = self.now;
+        let sim_node = self.nodes.get_mut(id.0 as usize)?;
+        if started {
+            sim_node.node.set_time(now);
+            self.dirty.push(id.0);
+        }
+        Some(&mut sim_node.node)
+    }
+
+    /// Whether a node is up, crashed or gone.
+    pub fn node_state(&self, id: NodeId) -> Option<NodeState> {
+        self.nodes.get(id.0 as usize).map(|n| n.state)
+    }
+
+    /// How many times a node was restarted.
+    pub fn incarnation(&self, id: NodeId) -> Option<u32> {
+        self.nodes.get(id.0 as usize).map(|n| n.incarnation)
     }
 
     /// All nodes, in id order.
@@ -335,9 +562,9 @@ impl Simulator {
             let device = sim_node.node.add_device(&name, DeviceKind::Frame);
             let index = usize::from(device.0);
             if sim_node.ports.len() <= index {
-                sim_node.ports.resize_with(index + 1, DevicePort::default);
+                sim_node.ports.resize(index + 1, Binding::None);
             }
-            sim_node.ports[index].link = Some((link_index, dir));
+            sim_node.ports[index] = Binding::Link(link_index, dir);
             LinkEnd { node, device }
         };
         let end_a = end(a, 0);
@@ -350,6 +577,337 @@ impl Simulator {
         })
     }
 
+    /// Number of links.
+    pub fn link_count(&self) -> usize {
+        self.links.len()
+    }
+
+    /// Gives `node` a datagram device on the underlay at `port`: datagrams sent on it go
+    /// to `meta().dst`, and datagrams arrive on it with `meta().src` set.
+    pub fn add_datagram_device(
+        &mut self,
+        node: NodeId,
+        port: u16,
+    ) -> Result<DatagramEnd, SimError> {
+        if node.0 >= MAX_UNDERLAY_NODES {
+            return Err(SimError::TooManyNodes(node.0 + 1));
+        }
+        let sim_node = self
+            .nodes
+            .get_mut(node.0 as usize)
+            .ok_or(SimError::UnknownNode(node))?;
+        if sim_node.ports.contains(&Binding::Datagram(port)) {
+            return Err(SimError::PortInUse(node, port));
+        }
+        let device = bind_datagram(sim_node, port);
+        Ok(DatagramEnd {
+            device,
+            addr: node_addr(node, port),
+        })
+    }
+
+    /// Sets how the underlay treats every path that has no settings of its own.
+    pub fn set_underlay(&mut self, config: PathConfig) -> Result<(), SimError> {
+        config.validate().map_err(SimError::BadLink)?;
+        self.underlay.global = config;
+        Ok(())
+    }
+
+    /// Gives the path between `a` and `b` (both ways) its own settings.
+    pub fn set_path(&mut self, a: NodeId, b: NodeId, config: PathConfig) -> Result<(), SimError> {
+        self.check_pair(a, b)?;
+        config.validate().map_err(SimError::BadLink)?;
+        self.underlay.pair_mut(a.0, b.0).config = Some(config);
+        Ok(())
+    }
+
+    /// Takes the path between `a` and `b` down or up.
+    pub fn set_path_up(&mut self, a: NodeId, b: NodeId, up: bool) -> Result<(), SimError> {
+        self.check_pair(a, b)?;
+        self.underlay.pair_mut(a.0, b.0).down = !up;
+        self.underlay.tidy(a.0, b.0);
+        Ok(())
+    }
+
+    fn check_pair(&self, a: NodeId, b: NodeId) -> Result<(), SimError> {
+        for n in [a, b] {
+            if n.0 as usize >= self.nodes.len() {
+                return Err(SimError::UnknownNode(n));
+            }
+        }
+        if a == b {
+            return Err(SimError::SelfLink(a));
+        }
+        Ok(())
+    }
+
+    /// Takes a point-to-point link down or up.
+    pub fn set_link_up(&mut self, link: LinkId, up: bool) -> Result<(), SimError> {
+        let l = self
+            .links
+            .get_mut(link.0 as usize)
+            .ok_or(SimError::UnknownLink(link))?;
+        l.up = up;
+        Ok(())
+    }
+
+    /// Changes a link's settings (from now on; frames on the wire keep their timing).
+    pub fn change_link(&mut self, link: LinkId, config: LinkConfig) -> Result<(), SimError> {
+        config.validate().map_err(SimError::BadLink)?;
+        let l = self
+            .links
+            .get_mut(link.0 as usize)
+            .ok_or(SimError::UnknownLink(link))?;
+        l.config = config;
+        Ok(())
+    }
+
+    /// Cuts `nodes` off from every other node (links and underlay); they still reach
+    /// each other. Another partition adds another island.
+    pub fn partition(&mut self, nodes: &[NodeId]) -> Result<(), SimError> {
+        if let Some(n) = nodes.iter().find(|n| n.0 as usize >= self.nodes.len()) {
+            return Err(SimError::UnknownNode(*n));
+        }
+        let count = self.nodes.len();
+        let islands = self.islands.get_or_insert_with(Vec::new);
+        islands.resize(count, 0);
+        for n in nodes {
+            islands[n.0 as usize] = self.next_island;
+        }
+        self.next_island += 1;
+        Ok(())
+    }
+
+    /// Heals every partition.
+    pub fn heal(&mut self) {
+        self.islands = None;
+        self.next_island = 1;
+    }
+
+    #[inline]
+    fn partitioned(&self, a: u32, b: u32) -> bool {
+        match &self.islands {
+            None => false,
+            Some(islands) => {
+                let island = |n: u32| islands.get(n as usize).copied().unwrap_or(0);
+                island(a) != island(b)
+            }
+        }
+    }
+
+    /// Sets the factory that builds the protocols of nodes that join or restart.
+    pub fn set_factory(
+        &mut self,
+        factory: impl FnMut(&mut NodeSetup<'_>) -> Result<(), String> + 'static,
+    ) {
+        self.factory = Some(Box::new(factory));
+    }
+
+    /// Crashes a node now: no `on_stop`, its protocols, timers and queued packets are
+    /// gone, and packets sent to it are dropped as `"node down"`.
+    pub fn crash(&mut self, id: NodeId) -> Result<(), SimError> {
+        self.apply(Fault::Crash(id))
+    }
+
+    /// Restarts a crashed or departed node now, as a fresh instance from the factory.
+    pub fn restart(&mut self, id: NodeId) -> Result<(), SimError> {
+        self.apply(Fault::Restart(id))
+    }
+
+    /// Lets a node leave now: its `on_stop` handlers run and what they send goes out.
+    pub fn leave(&mut self, id: NodeId) -> Result<(), SimError> {
+        self.apply(Fault::Leave(id))
+    }
+
+    /// Adds a node now, built by the factory. Returns its id.
+    pub fn join(&mut self) -> Result<NodeId, SimError> {
+        self.apply(Fault::Join)?;
+        Ok(NodeId(self.nodes.len() as u32 - 1))
+    }
+
+    /// Checks `schedule` against the nodes and links there are and the faults already
+    /// scheduled, then schedules it. On error nothing is scheduled; the message names the
+    /// step's time, the fault and what to change.
+    pub fn schedule(&mut self, schedule: FaultSchedule) -> Result<(), SimError> {
+        let pending: Vec<(Instant, Fault)> = self.faults.iter().flatten().cloned().collect();
+        fault::check_schedule(
+            fault::World {
+                states: self.nodes.iter().map(|n| n.state).collect(),
+                links: self.links.len(),
+                has_factory: self.factory.is_some(),
+                now: self.now,
+                pending: &pending,
+            },
+            &schedule,
+        )?;
+        for (time, fault) in schedule.steps {
+            let index = self.faults.len() as u32;
+            self.faults.push(Some((time, fault)));
+            self.queue.push(time, EventKind::Fault(index));
+        }
+        Ok(())
+    }
+
+    /// Applies one fault now (after checking it).
+    fn apply(&mut self, fault: Fault) -> Result<(), SimError> {
+        let mut states: Vec<NodeState> = self.nodes.iter().map(|n| n.state).collect();
+        fault::check_step(
+            &mut states,
+            self.links.len(),
+            self.factory.is_some(),
+            self.now,
+            &fault,
+        )?;
+        match fault {
+            Fault::LinkDown(l) => self.set_link_up(l, false),
+            Fault::LinkUp(l) => self.set_link_up(l, true),
+            Fault::LinkChange(l, config) => self.change_link(l, config),
+            Fault::PathDown(a, b) => self.set_path_up(a, b, false),
+            Fault::PathUp(a, b) => self.set_path_up(a, b, true),
+            Fault::PathChange(a, b, config) => self.set_path(a, b, config),
+            Fault::Partition(nodes) => self.partition(&nodes),
+            Fault::Heal => {
+                self.heal();
+                Ok(())
+            }
+            Fault::Crash(n) => {
+                self.do_crash(n.0);
+                Ok(())
+            }
+            Fault::Leave(n) => {
+                self.do_leave(n.0);
+                Ok(())
+            }
+            Fault::Restart(n) => self.rebuild(n.0, TraceKind::Restart),
+            Fault::Join => {
+                let id = NodeId(self.nodes.len() as u32);
+                if id.0 >= MAX_UNDERLAY_NODES {
+                    return Err(SimError::TooManyNodes(id.0 + 1));
+                }
+                let node = self.new_node(id, 0);
+                self.nodes.push(SimNode {
+                    node,
+                    wake: None,
+                    ports: Vec::new(),
+                    state: NodeState::Crashed,
+                    incarnation: 0,
+                });
+                self.rebuild(id.0, TraceKind::Join)
+            }
+        }
+    }
+
+    /// A node like `old` with the same devices and nothing else.
+    fn blank(&self, id: u32, incarnation: u32) -> Node {
+        let old = &self.nodes[id as usize].node;
+        let mut fresh = self.new_node(NodeId(id), incarnation);
+        for (_, name, kind) in old.devices() {
+            fresh.add_device(name, kind);
+        }
+        fresh
+    }
+
+    fn do_crash(&mut self, id: u32) {
+        let incarnation = self.nodes[id as usize].incarnation;
+        let blank = self.blank(id, incarnation);
+        let sim_node = &mut self.nodes[id as usize];
+        sim_node.node = blank;
+        sim_node.wake = None;
+        sim_node.state = NodeState::Crashed;
+        // Frames waiting on its links' transmit queues die with it.
+        let mut lost = 0;
+        for binding in &sim_node.ports {
+            if let Binding::Link(link, dir) = *binding {
+                let queue = &mut self.links[link as usize].channels[usize::from(dir)].queue;
+                lost += queue.len() as u64;
+                queue.clear();
+            }
+        }
+        if lost > 0 {
+            *self.stats.drops.entry("node crashed").or_insert(0) += lost;
+        }
+        self.stats.crashes += 1;
+        self.record(id, DeviceId(0), TraceKind::Crash, &[]);
+    }
+
+    fn do_leave(&mut self, id: u32) {
+        let now = self.now;
+        self.nodes[id as usize].node.stop(now);
+        self.drain_transmits(id);
+        let sim_node = &mut self.nodes[id as usize];
+        sim_node.wake = None;
+        sim_node.state = NodeState::Left;
+        self.stats.leaves += 1;
+        self.record(id, DeviceId(0), TraceKind::Leave, &[]);
+    }
+
+    /// Builds node `id` afresh with the factory and starts it (a restart or a join).
+    fn rebuild(&mut self, id: u32, kind: TraceKind) -> Result<(), SimError> {
+        let Some(mut factory) = self.factory.take() else {
+            return Err(SimError::Factory(
+                NodeId(id),
+                "no factory; call Simulator::set_factory first".into(),
+            ));
+        };
+        let incarnation = match kind {
+            TraceKind::Join => 0,
+            _ => self.nodes[id as usize].incarnation + 1,
+        };
+        let blank = self.blank(id, incarnation);
+        let now = self.now;
+        let sim_node = &mut self.nodes[id as usize];
+        sim_node.node = blank;
+        sim_node.wake = None;
+        sim_node.incarnation = incarnation;
+        let built = factory(&mut NodeSetup {
+            id: NodeId(id),
+            incarnation,
+            now,
+            node: sim_node,
+        });
+        self.factory = Some(factory);
+        built.map_err(|why| SimError::Factory(NodeId(id), why))?;
+        let sim_node = &mut self.nodes[id as usize];
+        sim_node.state = NodeState::Up;
+        if kind == TraceKind::Join {
+            self.stats.joins += 1;
+        } else {
+            self.stats.restarts += 1;
+        }
+        self.record(id, DeviceId(0), kind, &[]);
+        if self.started {
+            self.nodes[id as usize].node.start(now);
+            self.after_activity(id);
+        }
+        Ok(())
+    }
+
+    /// Calls `observer` at simulated time `at`.
+    pub fn observe_at(
+        &mut self,
+        at: Instant,
+        observer: impl FnMut(&SimView<'_>) -> Control + 'static,
+    ) {
+        self.add_observer(at, None, Box::new(observer));
+    }
+
+    /// Calls `observer` at `first` and then every `interval`.
+    pub fn observe_every(
+        &mut self,
+        first: Instant,
+        interval: Duration,
+        observer: impl FnMut(&SimView<'_>) -> Control + 'static,
+    ) {
+        let interval = interval.max(Duration::from_nanos(1));
+        self.add_observer(first, Some(interval), Box::new(observer));
+    }
+
+    fn add_observer(&mut self, at: Instant, every: Option<Duration>, f: ObserverFn) {
+        let index = self.observers.len() as u32;
+        self.observers.push(Observer { f: Some(f), every });
+        self.queue.push(at.max(self.now), EventKind::Observe(index));
+    }
+
     /// Writes every frame sent or received on `device` of `node` to a pcap file at `path`.
     pub fn capture(
         &mut self,
@@ -359,29 +917,47 @@ impl Simulator {
     ) -> Result<(), CaptureError> {
         let sim_node = self
             .nodes
-            .get_mut(node.0 as usize)
+            .get(node.0 as usize)
             .ok_or(CaptureError::Sim(SimError::UnknownNode(node)))?;
-        if sim_node.node.devices().nth(usize::from(device.0)).is_none() {
-            return Err(CaptureError::Sim(SimError::UnknownDevice(node, device)));
-        }
-        let index = usize::from(device.0);
-        if sim_node.ports.len() <= index {
-            sim_node.ports.resize_with(index + 1, DevicePort::default);
+        match sim_node.node.devices().nth(usize::from(device.0)) {
+            None => return Err(CaptureError::Sim(SimError::UnknownDevice(node, device))),
+            Some((_, _, DeviceKind::Datagram)) => {
+                return Err(CaptureError::Sim(SimError::NotAFrameDevice(node, device)));
+            }
+            Some(_) => {}
         }
         let capture = Capture::create(path.as_ref())
             .map_err(|e| CaptureError::Io(path.as_ref().display().to_string(), e))?;
-        sim_node.ports[index].capture = Some(capture);
+        self.captures.insert((node.0, device.0), capture);
         Ok(())
     }
 
-    /// Records every packet event; read it with [`trace`](Self::trace).
+    /// Records every packet event in memory; read it with [`trace`](Self::trace). For
+    /// long runs use [`stream_trace`](Self::stream_trace) or
+    /// [`enable_digest`](Self::enable_digest) instead.
     pub fn enable_trace(&mut self) {
-        self.trace.get_or_insert_with(Vec::new);
+        self.trace.keep_in_memory();
+    }
+
+    /// Writes every packet event to a text file at `path`, one line each, as it happens.
+    pub fn stream_trace(&mut self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.trace.stream_to(path.as_ref())
+    }
+
+    /// Folds every packet event, in order, into a 64-bit digest (see
+    /// [`trace_digest`](Self::trace_digest)): equal digests, equal runs.
+    pub fn enable_digest(&mut self) {
+        self.trace.enable_digest();
+    }
+
+    /// The digest of the events so far, if enabled.
+    pub fn trace_digest(&self) -> Option<u64> {
+        self.trace.digest()
     }
 
     /// The recorded trace (empty unless enabled).
     pub fn trace(&self) -> &[TraceEvent] {
-        self.trace.as_deref().unwrap_or(&[])
+        self.trace.memory.as_deref().unwrap_or(&[])
     }
 
     /// Counters of the run so far.
@@ -389,39 +965,34 @@ impl Simulator {
         &self.stats
     }
 
-    /// Writes every capture out and closes it (later frames are not captured).
-    pub fn finish_captures(&mut self) -> io::Result<()> {
-        for node in &mut self.nodes {
-            for port in &mut node.ports {
-                if let Some(capture) = &mut port.capture {
-                    capture.finish()?;
-                }
-            }
-        }
-        Ok(())
+    /// Events waiting in the queue.
+    pub fn pending_events(&self) -> usize {
+        self.queue.len()
     }
 
-    /// Runs every event up to and including `end`; time is then `end`.
+    /// Writes every capture and the streamed trace out and closes the captures (later
+    /// frames are not captured).
+    pub fn finish_captures(&mut self) -> io::Result<()> {
+        for capture in self.captures.values_mut() {
+            capture.finish()?;
+        }
+        self.trace.flush()
+    }
+
+    /// Runs every event up to and including `end`; time is then `end` (unless an
+    /// observer or a failing fault stopped the run earlier: see `stopped`).
     pub fn run_until(&mut self, end: Instant) -> RunSummary {
-        self.start();
-        let before = self.stats.events;
-        while let Some(Reverse(next)) = self.queue.peek() {
-            if next.time() > end {
-                break;
-            }
-            self.step();
+        let mut summary = self.run_loop(end);
+        if summary.stopped.is_none() {
+            self.now = self.now.max(end);
+            summary.now = self.now;
         }
-        self.now = self.now.max(end);
         self.report_progress();
-        RunSummary {
-            now: self.now,
-            events: self.stats.events - before,
-            quiet: self.queue.is_empty(),
-        }
+        summary
     }
 
     /// Runs for `duration` of simulated time from now.
-    pub fn run_for(&mut self, duration: vipe_rt::Duration) -> RunSummary {
+    pub fn run_for(&mut self, duration: Duration) -> RunSummary {
         let end = self.now + duration;
         self.run_until(end)
     }
@@ -429,27 +1000,40 @@ impl Simulator {
     /// Runs until nothing is scheduled, or until `limit` if that comes first (a periodic
     /// timer keeps a simulation busy forever).
     pub fn run_until_quiet(&mut self, limit: Instant) -> RunSummary {
+        let summary = self.run_loop(limit);
+        self.report_progress();
+        summary
+    }
+
+    fn run_loop(&mut self, end: Instant) -> RunSummary {
         self.start();
+        self.take_dirty();
+        self.stop = None;
         let before = self.stats.events;
-        while let Some(Reverse(next)) = self.queue.peek() {
-            if next.time() > limit {
+        while let Some(next) = self.queue.peek_time() {
+            if next > end {
                 break;
             }
             self.step();
+            if self.stop.is_some() {
+                break;
+            }
         }
-        self.report_progress();
         RunSummary {
             now: self.now,
             events: self.stats.events - before,
             quiet: self.queue.is_empty(),
+            stopped: self.stop.take(),
         }
     }
 
-    /// Stops every node (their `#[on_stop]` handlers run) and closes the captures.
+    /// Stops every running node (their `#[on_stop]` handlers run) and closes the captures.
     pub fn stop(&mut self) -> io::Result<()> {
         for index in 0..self.nodes.len() {
-            self.nodes[index].node.stop(self.now);
-            self.drain_transmits(index as u32);
+            if self.nodes[index].state == NodeState::Up {
+                self.nodes[index].node.stop(self.now);
+                self.drain_transmits(index as u32);
+            }
         }
         self.finish_captures()
     }
@@ -460,34 +1044,43 @@ impl Simulator {
         }
         self.started = true;
         for index in 0..self.nodes.len() {
-            self.nodes[index].node.start(self.now);
-            self.after_activity(index as u32);
+            if self.nodes[index].state == NodeState::Up {
+                self.nodes[index].node.start(self.now);
+                self.after_activity(index as u32);
+            }
         }
     }
 
-    fn schedule(&mut self, time: Instant, kind: EventKind) {
-        self.seq += 1;
-        self.queue.push(Reverse(Scheduled {
-            order: (u128::from(time.as_nanos()) << 64) | u128::from(self.seq),
-            kind,
-        }));
+    fn take_dirty(&mut self) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for &node in &dirty {
+            if self.nodes[node as usize].state == NodeState::Up {
+                self.after_activity(node);
+            }
+        }
+        dirty.clear();
+        self.dirty = dirty;
     }
 
     fn step(&mut self) {
-        let Some(Reverse(event)) = self.queue.pop() else {
+        let Some((time, kind)) = self.queue.pop() else {
             return;
         };
-        let time = event.time();
         self.now = time;
         self.stats.events += 1;
         if let Some(hook) = &mut self.progress {
             hook.tick(time);
         }
-        match event.kind {
+        match kind {
             EventKind::Wake(node) => {
                 let sim_node = &mut self.nodes[node as usize];
                 if sim_node.wake != Some(time) {
-                    return; // superseded by an earlier wake-up
+                    return; // superseded by an earlier wake-up, or the node went down
                 }
                 sim_node.wake = None;
                 sim_node.node.handle_timeout(time);
@@ -500,30 +1093,103 @@ impl Simulator {
                     self.start_transmission(link, dir, packet);
                 }
             }
-            EventKind::Arrive { node, device, slot } => {
-                let Some(packet) = self.in_flight[slot as usize].take() else {
+            EventKind::Arrive(slot) => self.arrive(slot),
+            EventKind::Fault(index) => {
+                let Some((_, fault)) = self.faults[index as usize].take() else {
                     return;
                 };
-                self.free_slots.push(slot);
-                self.stats.delivered += 1;
-                let now = self.now;
-                self.record(node, device, TraceKind::Receive, packet.data());
-                let sim_node = &mut self.nodes[node as usize];
-                if let Some(capture) = sim_node
-                    .ports
-                    .get_mut(usize::from(device.0))
-                    .and_then(|p| p.capture.as_mut())
-                {
-                    capture.write(now, packet.data());
+                let text = fault.to_string();
+                if let Err(error) = self.apply(fault) {
+                    let error = match error {
+                        SimError::Fault(e) => e,
+                        other => FaultError {
+                            time,
+                            fault: text,
+                            reason: other.to_string(),
+                        },
+                    };
+                    tracing::error!(%error, "scheduled fault failed; run stopped");
+                    self.stop = Some(StopReason::Fault(error));
                 }
-                let sim_node = &mut self.nodes[node as usize];
-                sim_node.node.handle_input(now, device, packet);
-                self.after_activity(node);
+                if self.faults.iter().all(Option::is_none) {
+                    self.faults.clear();
+                }
+            }
+            EventKind::Observe(index) => {
+                let Some(mut f) = self.observers[index as usize].f.take() else {
+                    return;
+                };
+                let control = f(&SimView { sim: self });
+                let observer = &mut self.observers[index as usize];
+                observer.f = Some(f);
+                if control == Control::Stop {
+                    self.stop = Some(StopReason::Observer);
+                }
+                if let Some(every) = observer.every {
+                    self.queue.push(time + every, EventKind::Observe(index));
+                }
             }
         }
     }
 
+    fn arrive(&mut self, slot: u32) {
+        let Some(flight) = self.flights[slot as usize].take() else {
+            return;
+        };
+        self.free_flights.push(slot);
+        let Flight {
+            payload,
+            to_node,
+            to,
+            from,
+        } = flight;
+        let sim_node = &self.nodes[to_node as usize];
+        let to_dev = match from {
+            Source::Link(_) => Some(to),
+            Source::Datagram { .. } => sim_node
+                .ports
+                .iter()
+                .position(|b| *b == Binding::Datagram(to))
+                .map(|d| d as u16),
+        };
+        let device = DeviceId(to_dev.unwrap_or(0));
+        let drop_reason = match from {
+            _ if sim_node.state != NodeState::Up => Some(("node down", TraceKind::NodeDown)),
+            _ if to_dev.is_none() => Some(("no route", TraceKind::NoRoute)),
+            Source::Link(link) if !self.links[link as usize].up => {
+                Some(("link down", TraceKind::LinkDown))
+            }
+            _ => None,
+        };
+        if let Some((reason, kind)) = drop_reason {
+            self.record(to_node, device, kind, payload.data());
+            self.count_drop(reason);
+            self.payloads.release(payload);
+            return;
+        }
+        self.stats.delivered += 1;
+        let now = self.now;
+        self.record(to_node, device, TraceKind::Receive, payload.data());
+        if !self.captures.is_empty()
+            && let Some(capture) = self.captures.get_mut(&(to_node, device.0))
+        {
+            capture.write(now, payload.data());
+        }
+        let mut packet = self.pool.alloc();
+        packet.put_slice(payload.data());
+        self.payloads.release(payload);
+        if let Source::Datagram { node, port } = from {
+            let meta = packet.meta_mut();
+            meta.src = Some(node_addr(NodeId(node), port));
+            meta.dst = Some(node_addr(NodeId(to_node), to));
+        }
+        let sim_node = &mut self.nodes[to_node as usize];
+        sim_node.node.handle_input(now, device, packet);
+        self.after_activity(to_node);
+    }
+
     /// After a node ran: send what it transmitted and schedule its next wake-up.
+    #[inline]
     fn after_activity(&mut self, node: u32) {
         self.drain_transmits(node);
         let sim_node = &mut self.nodes[node as usize];
@@ -531,7 +1197,7 @@ impl Simulator {
             let deadline = deadline.max(self.now);
             if sim_node.wake.is_none_or(|w| deadline < w) {
                 sim_node.wake = Some(deadline);
-                self.schedule(deadline, EventKind::Wake(node));
+                self.queue.push(deadline, EventKind::Wake(node));
             }
         }
     }
@@ -542,15 +1208,85 @@ impl Simulator {
             return;
         }
         while let Some(tx) = self.nodes[node as usize].node.poll_transmit() {
-            let port = self.nodes[node as usize]
+            let binding = self.nodes[node as usize]
                 .ports
-                .get(usize::from(tx.device.0));
-            match port.and_then(|p| p.link) {
-                Some((link, dir)) => self.enqueue(link, dir, tx.packet),
-                None => {
+                .get(usize::from(tx.device.0))
+                .copied()
+                .unwrap_or(Binding::None);
+            match binding {
+                Binding::Link(link, dir) => self.enqueue(link, dir, tx.packet),
+                Binding::Datagram(port) => self.send_datagram(node, tx.device, port, tx.packet),
+                Binding::None => {
                     self.record(node, tx.device, TraceKind::NoLink, tx.packet.data());
                     self.count_drop("no link");
                 }
+            }
+        }
+    }
+
+    /// Puts a datagram on the underlay.
+    fn send_datagram(&mut self, from: u32, device: DeviceId, port: u16, packet: Packet) {
+        let target = packet.meta().dst.and_then(|dst| {
+            let to = addr_node(dst)?;
+            ((to.0 as usize) < self.nodes.len()).then_some((to.0, dst.port()))
+        });
+        let Some((to, to_port)) = target else {
+            self.record(from, device, TraceKind::NoRoute, packet.data());
+            self.count_drop("no route");
+            return;
+        };
+        self.stats.transmitted += 1;
+        self.record(from, device, TraceKind::Transmit, packet.data());
+        if self.partitioned(from, to) {
+            self.record(from, device, TraceKind::Partitioned, packet.data());
+            self.count_drop("partitioned");
+            return;
+        }
+        let (path, down) = self.underlay.path(from, to);
+        if down {
+            self.record(from, device, TraceKind::LinkDown, packet.data());
+            self.count_drop("path down");
+            return;
+        }
+        let (loss, duplicate, jitter) = (path.loss, path.duplicate, path.jitter);
+        if self.rng.chance(loss) {
+            self.record(from, device, TraceKind::Lost, packet.data());
+            self.count_drop("underlay loss");
+            return;
+        }
+        let copies = if self.rng.chance(duplicate) { 2 } else { 1 };
+        for copy in 0..copies {
+            let (path, _) = self.underlay.path(from, to);
+            let mut delay = path.delay.sample(from, to, self.seed, &mut self.rng);
+            if !jitter.is_zero() {
+                delay += Duration::from_nanos(self.rng.below(0, jitter.as_nanos() + 1));
+            }
+            if copy == 1 {
+                self.stats.duplicated += 1;
+                self.stats.transmitted += 1;
+                self.record(from, device, TraceKind::Duplicated, packet.data());
+            }
+            let payload = self.payloads.store(packet.data());
+            let slot = self.park(Flight {
+                payload,
+                to_node: to,
+                to: to_port,
+                from: Source::Datagram { node: from, port },
+            });
+            self.queue.push(self.now + delay, EventKind::Arrive(slot));
+        }
+    }
+
+    #[inline]
+    fn park(&mut self, flight: Flight) -> u32 {
+        match self.free_flights.pop() {
+            Some(slot) => {
+                self.flights[slot as usize] = Some(flight);
+                slot
+            }
+            None => {
+                self.flights.push(Some(flight));
+                (self.flights.len() - 1) as u32
             }
         }
     }
@@ -579,42 +1315,43 @@ impl Simulator {
         let now = self.now;
         let l = &mut self.links[link as usize];
         let config = l.config;
+        let up = l.up;
         let channel = &mut l.channels[usize::from(dir)];
         channel.busy = true;
         let (from, to) = (channel.from, channel.to);
         let done = now + config.serialisation_delay(packet.len());
         self.stats.transmitted += 1;
         self.record(from.node.0, from.device, TraceKind::Transmit, packet.data());
-        if let Some(capture) = self.nodes[from.node.0 as usize]
-            .ports
-            .get_mut(usize::from(from.device.0))
-            .and_then(|p| p.capture.as_mut())
+        if !self.captures.is_empty()
+            && let Some(capture) = self.captures.get_mut(&(from.node.0, from.device.0))
         {
             capture.write(now, packet.data());
         }
-        self.schedule(done, EventKind::TxDone { link, dir });
-        if self.rng.chance(config.loss) {
+        self.queue.push(done, EventKind::TxDone { link, dir });
+        if !up {
+            self.record(from.node.0, from.device, TraceKind::LinkDown, packet.data());
+            self.count_drop("link down");
+        } else if self.partitioned(from.node.0, to.node.0) {
+            self.record(
+                from.node.0,
+                from.device,
+                TraceKind::Partitioned,
+                packet.data(),
+            );
+            self.count_drop("partitioned");
+        } else if self.rng.chance(config.loss) {
             self.record(from.node.0, from.device, TraceKind::Lost, packet.data());
             self.count_drop("link loss");
         } else {
-            let slot = match self.free_slots.pop() {
-                Some(slot) => {
-                    self.in_flight[slot as usize] = Some(packet);
-                    slot
-                }
-                None => {
-                    self.in_flight.push(Some(packet));
-                    (self.in_flight.len() - 1) as u32
-                }
-            };
-            self.schedule(
-                done + config.latency,
-                EventKind::Arrive {
-                    node: to.node.0,
-                    device: to.device,
-                    slot,
-                },
-            );
+            let payload = self.payloads.store(packet.data());
+            let slot = self.park(Flight {
+                payload,
+                to_node: to.node.0,
+                to: to.device.0,
+                from: Source::Link(link),
+            });
+            self.queue
+                .push(done + config.latency, EventKind::Arrive(slot));
         }
     }
 
@@ -622,9 +1359,11 @@ impl Simulator {
         *self.stats.drops.entry(reason).or_insert(0) += 1;
     }
 
+    #[inline]
     fn record(&mut self, node: u32, device: DeviceId, kind: TraceKind, bytes: &[u8]) {
-        if let Some(trace) = &mut self.trace {
-            trace.push(TraceEvent::new(self.now, NodeId(node), device, kind, bytes));
+        if self.trace.active {
+            self.trace
+                .record(TraceEvent::new(self.now, NodeId(node), device, kind, bytes));
         }
     }
 }

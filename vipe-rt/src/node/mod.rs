@@ -14,6 +14,7 @@ mod instance;
 mod stats;
 mod wiring;
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -110,6 +111,10 @@ pub struct NodeConfig {
     pub buffer_size: usize,
     /// Most idle buffers the pool keeps.
     pub pool_limit: usize,
+    /// The pool to allocate packets from, shared with other nodes on the same thread
+    /// (a simulator gives all its nodes one); `None`: the node makes its own from
+    /// `buffer_size` and `pool_limit`.
+    pub pool: Option<PacketPool>,
     /// Most events handled in one call before the node yields back to the platform
     /// (with `next_deadline() == now`), so two protocols bouncing packets forever in
     /// zero time cannot hang the platform.
@@ -125,6 +130,7 @@ impl NodeConfig {
             timer_resolution: Duration::from_millis(1),
             buffer_size: crate::packet::DEFAULT_BUFFER_SIZE,
             pool_limit: 4096,
+            pool: None,
             max_events_per_call: 1_000_000,
         }
     }
@@ -162,7 +168,10 @@ impl NodeCore {
             id: config.id,
             now: Instant::ZERO,
             rng: NodeRng::seed_from_u64(config.seed),
-            pool: PacketPool::new(config.buffer_size, config.pool_limit),
+            pool: config
+                .pool
+                .clone()
+                .unwrap_or_else(|| PacketPool::new(config.buffer_size, config.pool_limit)),
             timer_resolution: config.timer_resolution,
             wiring: Wiring::default(),
             stats: NodeStats::default(),
@@ -221,7 +230,7 @@ impl NodeCore {
 pub struct Node {
     core: NodeCore,
     instances: Vec<Box<dyn AnyInstance>>,
-    labels: Vec<String>,
+    labels: Vec<Cow<'static, str>>,
     devices: Vec<Device>,
     max_events_per_call: u64,
     started: bool,
@@ -260,21 +269,36 @@ impl Node {
         self.core.now
     }
 
+    /// Moves the node's clock forward to `now` (never backwards) without running anything.
+    /// A platform calls this before handing a running node to code that may add
+    /// protocols or arm timers, so they count from the right time.
+    pub fn set_time(&mut self, now: Instant) {
+        self.advance(now);
+    }
+
     /// Adds a protocol instance, labelled with the protocol's name.
     pub fn add<P: Protocol>(&mut self, protocol: P) -> Handle<P> {
-        self.add_named(protocol, P::DESCRIPTOR.name)
+        self.add_labelled(protocol, Cow::Borrowed(P::DESCRIPTOR.name))
     }
 
     /// Adds a protocol instance with a label (e.g. `"eth1"` for a router's second
     /// Ethernet instance). If the node has started, the instance starts at once.
     pub fn add_named<P: Protocol>(&mut self, protocol: P, label: &str) -> Handle<P> {
+        self.add_labelled(protocol, Cow::Owned(label.into()))
+    }
+
+    fn add_labelled<P: Protocol>(&mut self, protocol: P, label: Cow<'static, str>) -> Handle<P> {
         let index = self.instances.len();
         let id = InstanceId(
             u16::try_from(index).expect("more than 65535 protocol instances in one node"),
         );
         self.core.wiring.add_instance(P::DESCRIPTOR.ports.len());
+        // Nodes usually hold one or two instances: grow by one, not by doubling, so a
+        // million simulated nodes carry no spare capacity.
+        self.instances.reserve_exact(1);
         self.instances.push(Box::new(Instance::new(protocol)));
-        self.labels.push(label.into());
+        self.labels.reserve_exact(1);
+        self.labels.push(label);
         self.deadline_hint = None;
         if self.started {
             self.instances[index].start(&mut self.core, id);
@@ -291,6 +315,7 @@ impl Node {
         let id = DeviceId(
             u16::try_from(self.devices.len()).expect("more than 65535 devices in one node"),
         );
+        self.devices.reserve_exact(1);
         self.devices.push(Device {
             name: name.into(),
             kind,
@@ -491,7 +516,7 @@ impl Node {
         self.instances.iter().enumerate().map(|(i, inst)| {
             (
                 InstanceId(i as u16),
-                self.labels[i].as_str(),
+                self.labels[i].as_ref(),
                 inst.descriptor(),
                 inst.state(),
             )
@@ -500,7 +525,7 @@ impl Node {
 
     /// The label of an instance.
     pub fn label(&self, id: InstanceId) -> Option<&str> {
-        self.labels.get(usize::from(id.0)).map(String::as_str)
+        self.labels.get(usize::from(id.0)).map(|l| l.as_ref())
     }
 
     /// The devices: id, name, kind.

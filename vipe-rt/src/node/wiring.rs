@@ -101,8 +101,10 @@ pub(crate) struct Wiring {
 
 impl Wiring {
     pub(crate) fn add_instance(&mut self, port_count: usize) {
-        self.ports
-            .push((0..port_count).map(|_| PortWiring::default()).collect());
+        self.ports.reserve_exact(1);
+        let mut ports = Vec::with_capacity(port_count);
+        ports.resize_with(port_count, PortWiring::default);
+        self.ports.push(ports);
     }
 
     /// Where a port leads. A reference into the table, so the caller copies the peer
