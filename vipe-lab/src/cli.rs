@@ -328,6 +328,7 @@ fn run(all_args: &[String], rest: Vec<String>, cancel: Arc<AtomicBool>) -> Resul
     let outcome = runner::execute(&plan, mode, cancel);
     let files = runner::write_results(&plan, &outcome)?;
     print_summary(&plan);
+    print_costs(&plan, &outcome);
     println!();
     println!(
         "{} of {runs} runs finished in {:.2} s wall ({} job(s)).",
@@ -445,6 +446,74 @@ fn print_summary(plan: &runner::Plan) {
             .iter()
             .zip(&widths)
             .map(|(c, w)| format!("{c:>w$}"))
+            .collect();
+        println!("{}", line.join("  "));
+    }
+}
+
+/// What the runs cost on this machine, per point: the manifest's figures (never in a
+/// CSV, since they differ from machine to machine).
+fn print_costs(plan: &runner::Plan, outcome: &runner::Outcome) {
+    if outcome.completed.is_empty() {
+        return;
+    }
+    let varying = plan.sweep.varying();
+    let mut rows = vec![vec![
+        "point".to_string(),
+        "runs".into(),
+        "wall s/run".into(),
+        "events/s".into(),
+        "peak heap/run".into(),
+        "peak RSS/run".into(),
+    ]];
+    for (index, point) in plan.points.iter().enumerate() {
+        let runs: Vec<&runner::Completed> = outcome
+            .completed
+            .iter()
+            .filter(|c| c.point == index)
+            .collect();
+        if runs.is_empty() {
+            continue;
+        }
+        let n = runs.len() as f64;
+        let wall = runs.iter().map(|r| r.wall).sum::<f64>() / n;
+        let events: Option<u64> = runs.iter().map(|r| r.output.events).sum();
+        let rate = events.filter(|_| wall > 0.0).map_or("–".into(), |e| {
+            let rate = e as f64 / (wall * n);
+            if rate >= 1e6 {
+                format!("{} M", sig_n(rate / 1e6, 3))
+            } else {
+                sig_n(rate, 3)
+            }
+        });
+        let heap = runs.iter().filter_map(|r| r.peak_heap).max();
+        let rss = runs.iter().filter_map(|r| r.peak_rss).max();
+        rows.push(vec![
+            point.describe(&varying),
+            runs.len().to_string(),
+            sig_n(wall, 3),
+            rate,
+            heap.map_or("–".into(), crate::memory::human),
+            rss.map_or("– (--jobs 1 only)".into(), crate::memory::human),
+        ]);
+    }
+    println!();
+    println!("cost on this machine (manifest.json; not in the CSVs):");
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i == 0 {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
             .collect();
         println!("{}", line.join("  "));
     }

@@ -50,6 +50,16 @@ pub struct MetricSpec {
     pub help: &'static str,
 }
 
+/// A per-run text value written to `runs.csv` only (e.g. a digest that shows two runs
+/// were the same); not summarised.
+#[derive(Clone, Debug)]
+pub struct TextSpec {
+    /// Column name (snake_case).
+    pub name: &'static str,
+    /// What it is.
+    pub help: &'static str,
+}
+
 /// How a sample's distribution is written out beside the summary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Distribution {
@@ -194,6 +204,7 @@ pub struct FigureSpec {
 #[derive(Clone, Debug, Default)]
 pub struct RunOutput {
     pub(crate) metrics: Vec<(&'static str, f64)>,
+    pub(crate) texts: Vec<(&'static str, String)>,
     pub(crate) samples: Vec<(&'static str, Vec<f64>)>,
     pub(crate) tables: Vec<TableRows>,
     pub(crate) events: Option<u64>,
@@ -209,6 +220,12 @@ impl RunOutput {
     /// value in this run" and is left out of the summary).
     pub fn metric(&mut self, name: &'static str, value: f64) -> &mut Self {
         self.metrics.push((name, value));
+        self
+    }
+
+    /// Records a declared text column.
+    pub fn text(&mut self, name: &'static str, value: String) -> &mut Self {
+        self.texts.push((name, value));
         self
     }
 
@@ -304,15 +321,21 @@ impl RunContext {
     /// Shows `sim`'s simulated time against `target` in this run's progress line, and
     /// stops the run (by unwinding with [`Cancelled`]) when the user presses Ctrl-C.
     pub fn watch(&self, sim: &mut Simulator, target: Instant) {
+        sim.set_progress(std::time::Duration::from_millis(100), self.reporter(target));
+    }
+
+    /// The callback [`watch`](Self::watch) installs, for code that builds its simulator
+    /// itself and takes a progress callback.
+    pub fn reporter(&self, target: Instant) -> impl FnMut(Instant) + 'static {
         let progress = Arc::clone(&self.progress);
         let cancel = Arc::clone(&self.cancel);
         progress.set_target(target);
-        sim.set_progress(std::time::Duration::from_millis(100), move |now| {
+        move |now| {
             if cancel.load(Ordering::Relaxed) {
                 std::panic::resume_unwind(Box::new(Cancelled));
             }
             progress.update(now);
-        });
+        }
     }
 
     /// Whether the user asked to stop; long loops outside a watched simulator check it.
@@ -339,6 +362,10 @@ pub trait Experiment: Send + Sync + 'static {
     }
     /// Its per-run numbers.
     fn metrics(&self) -> Vec<MetricSpec>;
+    /// Its per-run text columns.
+    fn texts(&self) -> Vec<TextSpec> {
+        Vec::new()
+    }
     /// Its per-run samples.
     fn samples(&self) -> Vec<SampleSpec> {
         Vec::new()
@@ -375,6 +402,8 @@ pub trait DynExperiment: Send + Sync {
     fn default_seeds(&self) -> u32;
     /// See [`Experiment::metrics`].
     fn metrics(&self) -> Vec<MetricSpec>;
+    /// See [`Experiment::texts`].
+    fn texts(&self) -> Vec<TextSpec>;
     /// See [`Experiment::samples`].
     fn samples(&self) -> Vec<SampleSpec>;
     /// See [`Experiment::tables`].
@@ -411,6 +440,9 @@ impl<E: Experiment> DynExperiment for E {
     }
     fn metrics(&self) -> Vec<MetricSpec> {
         Experiment::metrics(self)
+    }
+    fn texts(&self) -> Vec<TextSpec> {
+        Experiment::texts(self)
     }
     fn samples(&self) -> Vec<SampleSpec> {
         Experiment::samples(self)

@@ -86,11 +86,20 @@ pub fn write_csvs(plan: &Plan, outcome: &Outcome) -> Result<Vec<PathBuf>, String
     let mut header = params.clone();
     header.push("seed".into());
     header.extend(metrics.iter().map(|m| m.name.to_string()));
+    let texts = exp.texts();
+    header.extend(texts.iter().map(|t| t.name.to_string()));
     let mut runs = CsvFile::create(dir, "runs.csv", &header)?;
     for run in &outcome.completed {
         let mut row = param_cells(&plan.points[run.point]);
         row.push(run.seed.to_string());
         row.extend(metrics.iter().map(|m| cell(metric(&run.output, m.name))));
+        row.extend(texts.iter().map(|t| {
+            run.output
+                .texts
+                .iter()
+                .find(|(n, _)| *n == t.name)
+                .map_or(String::new(), |(_, v)| v.clone())
+        }));
         runs.row(&row)?;
     }
     files.push(runs.finish()?);

@@ -124,7 +124,7 @@ impl ParamSpec {
 
     /// The axis label: the name with its unit.
     pub fn label(&self) -> String {
-        if self.unit.is_empty() {
+        if self.unit.is_empty() || self.unit == self.name {
             self.name.to_string()
         } else {
             format!("{} ({})", self.name, self.unit)

@@ -436,8 +436,8 @@ where
     };
     let y = range(ys, figure.y_log, headroom);
     let labels = TickLabels {
-        x: (!figure.x_log).then(|| decimals(&x)),
-        y: (!figure.y_log).then(|| decimals(&y)),
+        x: if figure.x_log { None } else { decimals(&x) },
+        y: if figure.y_log { None } else { decimals(&y) },
     };
     match (figure.x_log, figure.y_log) {
         (false, false) => chart(root, figure, labels, x, y),
@@ -454,13 +454,33 @@ struct TickLabels {
     y: Option<usize>,
 }
 
-/// Enough decimals to tell ~10 ticks across `range` apart.
-fn decimals(range: &Range<f64>) -> usize {
+/// A tick label in SI style (`300k`, `2.5M`), for log axes and large numbers.
+fn si(v: f64) -> String {
+    let a = v.abs();
+    let (scaled, suffix) = if a >= 1e9 {
+        (v / 1e9, "G")
+    } else if a >= 1e6 {
+        (v / 1e6, "M")
+    } else if a >= 1e4 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    let text = format!("{scaled:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}{suffix}")
+}
+
+/// Decimals for ~10 ticks across a linear `range`; `None` (SI labels) past a million.
+fn decimals(range: &Range<f64>) -> Option<usize> {
+    if range.end.abs().max(range.start.abs()) >= 1e6 {
+        return None;
+    }
     let step = (range.end - range.start) / 10.0;
     if step <= 0.0 || !step.is_finite() {
-        return 2;
+        return Some(2);
     }
-    (-(step.log10().floor())).max(0.0) as usize
+    Some((-(step.log10().floor())).max(0.0) as usize)
 }
 
 /// A tick label with `decimals` digits after the point, "-0" shown as "0".
@@ -496,15 +516,11 @@ where
         .y_label_area_size(80)
         .build_cartesian_2d(x, y)
         .map_err(err)?;
-    let x_ticks = |v: &f64| labels.x.map_or_else(|| format!("{v}"), |d| tick(*v, d));
-    let y_ticks = |v: &f64| labels.y.map_or_else(|| format!("{v}"), |d| tick(*v, d));
+    let x_ticks = |v: &f64| labels.x.map_or_else(|| si(*v), |d| tick(*v, d));
+    let y_ticks = |v: &f64| labels.y.map_or_else(|| si(*v), |d| tick(*v, d));
     let mut mesh = chart.configure_mesh();
-    if labels.x.is_some() {
-        mesh.x_label_formatter(&x_ticks);
-    }
-    if labels.y.is_some() {
-        mesh.y_label_formatter(&y_ticks);
-    }
+    mesh.x_label_formatter(&x_ticks);
+    mesh.y_label_formatter(&y_ticks);
     mesh.x_desc(&figure.x_label)
         .y_desc(&figure.y_label)
         .axis_desc_style((FONT, 18))

@@ -426,6 +426,20 @@ fn validate_output(exp: &dyn DynExperiment, output: &RunOutput) -> Result<(), St
     {
         return Err(format!("metric '{n}' is not declared"));
     }
+    let texts = exp.texts();
+    for t in &texts {
+        let n = output.texts.iter().filter(|(n, _)| *n == t.name).count();
+        if n != 1 {
+            return Err(format!("text '{}' recorded {n} times, not once", t.name));
+        }
+    }
+    if let Some((n, _)) = output
+        .texts
+        .iter()
+        .find(|(n, _)| !texts.iter().any(|t| t.name == *n))
+    {
+        return Err(format!("text '{n}' is not declared"));
+    }
     let samples = exp.samples();
     for s in &samples {
         let n = output.samples.iter().filter(|(n, _)| *n == s.name).count();

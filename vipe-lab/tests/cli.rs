@@ -276,3 +276,52 @@ fn bad_input_fails_before_any_run() {
         r#"{"experiment": "chord-paths"}"#
     );
 }
+
+#[test]
+fn sim_scale_digests_repeat_for_a_seed_and_differ_between_seeds() {
+    let a = scratch("scale-a");
+    let b = scratch("scale-b");
+    for dir in [&a, &b] {
+        let out = lab(&[
+            "run",
+            "sim-scale",
+            "--nodes",
+            "300",
+            "--sim-seconds",
+            "0.5",
+            "--seeds",
+            "2",
+            "--quiet",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("cost on this machine"));
+    }
+    let runs = std::fs::read_to_string(a.join("runs.csv")).unwrap();
+    assert_eq!(runs, std::fs::read_to_string(b.join("runs.csv")).unwrap());
+    let mut lines = runs.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "nodes,in-flight,payload,latency,sim-seconds,seed,events,delivered,trace_digest"
+    );
+    let digests: Vec<&str> = lines.map(|l| l.rsplit(',').next().unwrap()).collect();
+    assert_eq!(digests.len(), 2);
+    assert_ne!(digests[0], digests[1], "seeds 1 and 2 ran the same events");
+    assert_eq!(digests[0].len(), 16);
+
+    let out = lab(&[
+        "run",
+        "sim-scale",
+        "--latency",
+        "gauss:5ms",
+        "--out",
+        a.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--latency gauss:5ms"),
+        "{}",
+        text(&out.stderr)
+    );
+}

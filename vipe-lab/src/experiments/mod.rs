@@ -2,12 +2,13 @@
 //! [`Experiment`](crate::experiment::Experiment), and a line in [`all`].
 
 pub mod heartbeat;
+pub mod sim_scale;
 
 use crate::experiment::DynExperiment;
 
 /// Every experiment, in the order `vipe-lab list` shows them.
 pub fn all() -> Vec<&'static dyn DynExperiment> {
-    vec![&heartbeat::Heartbeat]
+    vec![&heartbeat::Heartbeat, &sim_scale::SimScale]
 }
 
 /// The experiment called `name`.
