@@ -6,6 +6,7 @@
 //!   parameters by the `heartbeat` experiment of `vipe-lab`
 //!   (`cargo run --release -p vipe-lab -- run heartbeat`).
 
+pub mod chord;
 pub mod heartbeat;
 pub mod overlay;
 pub mod platform;

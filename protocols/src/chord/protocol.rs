@@ -40,11 +40,16 @@ pub struct ChordConfig {
     pub replicas: usize,
     /// Candidates a lookup keeps to try when the next hop does not answer.
     pub alternates: usize,
+    /// Whether a workload lookup must reach the owner it found (the ToN paper: "a lookup
+    /// succeeds if it reaches the key's current successor"): the owner is pinged, and if
+    /// it does not answer, the successors named with it are tried in turn.
+    pub reach_owner: bool,
 }
 
 impl ChordConfig {
     /// Defaults for a node at `addr`: r = 4, stabilise every 1 s, fix a finger every
-    /// 1 s, check the predecessor every 2 s, 500 ms RPC timeout, 3 replicas.
+    /// 1 s, check the predecessor every 2 s, 500 ms RPC timeout, 3 replicas, lookups
+    /// reach their owner.
     pub fn new(addr: SocketAddr) -> ChordConfig {
         ChordConfig {
             addr,
@@ -57,6 +62,7 @@ impl ChordConfig {
             rpc_timeout: Duration::from_millis(500),
             replicas: 3,
             alternates: 3,
+            reach_owner: true,
         }
     }
 }
@@ -135,6 +141,11 @@ struct Lookup {
     value: Vec<u8>,
     /// For an app's get or put: the owner's successors (replicas), tried in turn.
     replicas: Vec<Peer>,
+    /// Nodes that did not answer this lookup: never asked again, whoever names them.
+    dead: Vec<Id>,
+    /// For a lookup that must reach the owner: the owner's successors, tried in turn
+    /// if it does not answer.
+    owners: Vec<Peer>,
 }
 
 /// A request waiting for its answer.
@@ -315,6 +326,7 @@ impl Chord {
             request,
             sender: self.table.me().id,
             target,
+            split: 0,
         }
     }
 
@@ -349,6 +361,8 @@ impl Chord {
             alternates: Vec::new(),
             value,
             replicas: Vec::new(),
+            dead: Vec::new(),
+            owners: Vec::new(),
         };
         self.lookups.insert(id, lookup);
         // The first step is local: this node's own table.
@@ -387,21 +401,40 @@ impl Chord {
             return self.lookup_found(cx, id, owner, &rest);
         }
         if lookup.hops >= MAX_HOPS {
+            cx.count("chord: lookups over the hop limit");
             return self.lookup_failed(cx, id);
         }
         // Only nodes strictly between the hop and the target bring the lookup closer.
         let target = lookup.target;
-        let mut next: Vec<Peer> = msg
-            .entries
+        let dead = &lookup.dead;
+        let (candidates, successors) = msg.entries.split_at(msg.split);
+        let mut next: Vec<Peer> = candidates
             .iter()
-            .filter(|p| p.id.in_open(from.id, target))
+            .filter(|p| p.id.in_open(from.id, target) && !dead.contains(&p.id))
             .copied()
             .collect();
         if next.is_empty() {
+            // Every closer candidate has failed: the hop is the last live node we know
+            // before the target, so the owner is its first successor past the target
+            // (its successors before the target are the failed candidates).
+            let owners: Vec<Peer> = successors
+                .iter()
+                .filter(|p| !p.id.in_open(from.id, target) && !dead.contains(&p.id))
+                .copied()
+                .collect();
+            if let Some((&owner, rest)) = owners.split_first() {
+                let rest = rest.to_vec();
+                return self.lookup_found(cx, id, owner, &rest);
+            }
+            cx.count("chord: hops that brought nothing closer");
             return self.try_alternate(cx, id);
         }
-        next.extend(lookup.alternates.iter().copied());
-        next.truncate(self.config.alternates.max(1) * 2);
+        for p in &lookup.alternates {
+            if !next.iter().any(|q| q.id == p.id) {
+                next.push(*p);
+            }
+        }
+        next.truncate(self.config.alternates.max(1) * 2 + self.config.successors);
         let hop = next.remove(0);
         lookup.alternates = next;
         self.call(cx, hop, Kind::Find, target, Some(id), &[]);
@@ -411,7 +444,11 @@ impl Chord {
         let Some(lookup) = self.lookups.get_mut(&id) else {
             return;
         };
+        let dead = core::mem::take(&mut lookup.dead);
+        lookup.alternates.retain(|p| !dead.contains(&p.id));
+        lookup.dead = dead;
         if lookup.alternates.is_empty() {
+            cx.count("chord: lookups out of candidates");
             return self.lookup_failed(cx, id);
         }
         let hop = lookup.alternates.remove(0);
@@ -423,6 +460,18 @@ impl Chord {
         let Some(mut lookup) = self.lookups.remove(&id) else {
             return;
         };
+        if matches!(lookup.purpose, Purpose::Workload)
+            && self.config.reach_owner
+            && lookup.owners.is_empty()
+            && owner.id != self.table.me().id
+        {
+            // Reach the owner before the lookup counts as done.
+            lookup.owners = core::iter::once(owner)
+                .chain(rest.iter().copied())
+                .collect();
+            self.lookups.insert(id, lookup);
+            return self.reach_next_owner(cx, id);
+        }
         self.stats.lookups_ok += 1;
         match lookup.purpose {
             Purpose::Workload => self.records.push(LookupRecord {
@@ -470,6 +519,23 @@ impl Chord {
                 AppOp::Leave => {}
             },
         }
+    }
+
+    /// Pings the next candidate owner of a lookup that must reach it.
+    fn reach_next_owner(&mut self, cx: &mut Cx<Self>, id: u32) {
+        let Some(lookup) = self.lookups.get_mut(&id) else {
+            return;
+        };
+        let dead = core::mem::take(&mut lookup.dead);
+        lookup.owners.retain(|p| !dead.contains(&p.id));
+        lookup.dead = dead;
+        if lookup.owners.is_empty() {
+            cx.count("chord: lookups whose owners all failed");
+            return self.lookup_failed(cx, id);
+        }
+        let owner = lookup.owners[0];
+        let target = lookup.target;
+        self.call(cx, owner, Kind::Ping, target, Some(id), &[]);
     }
 
     fn lookup_failed(&mut self, cx: &mut Cx<Self>, id: u32) {
@@ -587,6 +653,8 @@ impl Chord {
                     let env = self.envelope(Kind::Found, DONE, msg.request, msg.target);
                     return self.send(cx, from.addr, env, &list, &[]);
                 }
+                // Candidates closer to the target, best first, then our successor list
+                // (the querier's way on if every candidate has failed).
                 let mut candidates = core::mem::take(&mut self.scratch);
                 self.table.closest_preceding(
                     msg.target,
@@ -598,7 +666,11 @@ impl Chord {
                     let env = self.envelope(Kind::Found, DONE, msg.request, msg.target);
                     self.send(cx, from.addr, env, &list, &[]);
                 } else {
-                    let env = self.envelope(Kind::Found, 0, msg.request, msg.target);
+                    let split = candidates.len().min(wire::MAX_ENTRIES / 2);
+                    candidates.truncate(split);
+                    candidates.extend_from_slice(self.table.successors());
+                    let mut env = self.envelope(Kind::Found, 0, msg.request, msg.target);
+                    env.split = split as u8;
                     self.send(cx, from.addr, env, &candidates, &[]);
                 }
                 self.scratch = candidates;
@@ -754,7 +826,13 @@ impl Chord {
                 let env = self.envelope(Kind::Notify, 0, 0, Id::ZERO);
                 self.send(cx, succ.addr, env, &[], &[]);
             }
-            (Kind::Ping, Kind::Pong) => {}
+            (Kind::Ping, Kind::Pong) => {
+                if let Some(id) = rpc.lookup {
+                    // The owner answered: the lookup is done (owners is non-empty, so
+                    // lookup_found records it rather than pinging again).
+                    self.lookup_found(cx, id, from, &[]);
+                }
+            }
             (Kind::Put, Kind::PutAck) => {
                 if let Some(id) = rpc.lookup
                     && let Some(lookup) = self.lookups.remove(&id)
@@ -882,6 +960,8 @@ impl Chord {
                 alternates: Vec::new(),
                 value: Vec::new(),
                 replicas: Vec::new(),
+                dead: Vec::new(),
+                owners: Vec::new(),
             },
         );
         let peer = Peer {
@@ -963,8 +1043,12 @@ impl Chord {
             && let Some(lookup) = self.lookups.get_mut(&id)
         {
             lookup.timeouts = lookup.timeouts.saturating_add(1);
+            if lookup.dead.len() < 64 {
+                lookup.dead.push(rpc.peer.id);
+            }
             match rpc.kind {
                 Kind::Find => self.try_alternate(cx, id),
+                Kind::Ping => self.reach_next_owner(cx, id),
                 Kind::Put | Kind::Get => {
                     if let Some(lookup) = self.lookups.remove(&id) {
                         self.data_request(cx, id, lookup);
@@ -988,9 +1072,8 @@ impl Chord {
             Err(reason) => return cx.drop_packet(pkt, reason),
         };
         drop(pkt);
-        if msg.sender == self.table.me().id {
-            return cx.count("chord: message from our own id");
-        }
+        // A message from our own id is a request to ourselves (the owner of a key we
+        // look up may be this node): answered like any other.
         self.stats.received += 1;
         let from = Peer {
             id: msg.sender,

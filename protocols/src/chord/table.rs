@@ -117,6 +117,27 @@ impl Table {
         });
         let at = self.fingers.partition_point(|p| me.distance_to(p.id) < to);
         self.fingers.insert(at, node);
+        self.prune_fingers();
+    }
+
+    /// Keeps only fingers that some slot points to: an entry at distance d serves slot j
+    /// when 2^j lies in (d of the entry before it, d]; an entry with no power of two in
+    /// that range (a node learnt earlier, when the ring was smaller) serves none.
+    fn prune_fingers(&mut self) {
+        let me = self.me.id;
+        let mut last: Option<u32> = None;
+        self.fingers.retain(|p| {
+            let bucket = me.distance_to(p.id).log2();
+            let keep = match (last, bucket) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(l), Some(b)) => b > l,
+            };
+            if keep {
+                last = bucket;
+            }
+            keep
+        });
     }
 
     /// Forgets a node taken as failed, wherever it appears.

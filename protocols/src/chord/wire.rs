@@ -105,8 +105,9 @@ pub struct ChordHeader {
     /// Node entries after the header.
     #[header(max = 32)]
     pub entries: u8,
-    /// Zero.
-    pub reserved: u8,
+    /// In a `Found` that is not `DONE`: how many entries are candidates closer to the
+    /// target; the entries after them are the sender's successor list. Zero otherwise.
+    pub split: u8,
     /// Bytes of value after the entries.
     pub value_len: u16,
     /// The sender's identifier.
@@ -175,6 +176,8 @@ pub struct Message {
     pub target: Id,
     /// Node entries.
     pub entries: Vec<Peer>,
+    /// See [`ChordHeader::split`].
+    pub split: usize,
     /// Value bytes.
     pub value: Vec<u8>,
 }
@@ -200,6 +203,7 @@ pub fn decode(bytes: &[u8]) -> Result<Message, &'static str> {
         request: header.request,
         sender: Id::from_bytes(header.sender),
         target: Id::from_bytes(header.target),
+        split: usize::from(header.split).min(entries.len()),
         entries,
         value: body[entries_len..].to_vec(),
     })
@@ -218,6 +222,8 @@ pub struct Envelope {
     pub sender: Id,
     /// The identifier it is about.
     pub target: Id,
+    /// See [`ChordHeader::split`].
+    pub split: u8,
 }
 
 /// Writes a message into `pkt` (which should be empty).
@@ -228,6 +234,7 @@ pub fn encode(pkt: &mut Packet, envelope: Envelope, entries: &[Peer], value: &[u
         request,
         sender,
         target,
+        split,
     } = envelope;
     let entries = &entries[..entries.len().min(MAX_ENTRIES)];
     let value = &value[..value.len().min(MAX_VALUE)];
@@ -238,7 +245,7 @@ pub fn encode(pkt: &mut Packet, envelope: Envelope, entries: &[Peer], value: &[u
         flags,
         request,
         entries: entries.len() as u8,
-        reserved: 0,
+        split: split.min(entries.len() as u8),
         value_len: value.len() as u16,
         sender: sender.to_bytes(),
         target: target.to_bytes(),
@@ -308,6 +315,7 @@ mod tests {
             request: 77,
             sender: Id::from_top_u64(9),
             target: Id::from_top_u64(3),
+            split: 0,
         };
         encode(&mut pkt, envelope, &entries, b"v");
         let m = decode(pkt.data()).unwrap();
