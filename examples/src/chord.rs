@@ -14,11 +14,14 @@ pub const PORT: u16 = 4000;
 /// How the ring comes to be.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Build {
-    /// Node 0 starts the ring; node i joins through a random earlier node at
-    /// `i × spacing`; then the ring stabilises for `settle`.
+    /// Node 0 starts the ring; node i joins through a random earlier node, the gap
+    /// before it being 1/(growth · i) (between 1 ms and 2 s): the ring grows by the
+    /// fraction `growth` per second, so concurrent joins rarely land in the same gap of
+    /// a ring that has not stabilised yet (which Chord repairs only one node per
+    /// stabilisation round). Then the ring stabilises for `settle`.
     Joins {
-        /// Time between two joins.
-        spacing: Duration,
+        /// Joins per second per node already in the ring, e.g. 0.05.
+        growth: f64,
         /// Time after the last join before the workload starts.
         settle: Duration,
     },
@@ -83,8 +86,19 @@ fn member_addr(node: NodeId, v: u32) -> SocketAddr {
     vipe_platforms::sim::node_addr(node, PORT + v as u16)
 }
 
-/// Builds the ring. With [`Build::Joins`] the simulation has run until `ready_at`.
+/// Builds the ring, every instance with the same workload. With [`Build::Joins`] the
+/// simulation has run until `ready_at`.
 pub fn build(config: &RingConfig, workload: Option<Workload>) -> Result<Ring, String> {
+    build_with(config, |_| workload, |_| {})
+}
+
+/// Builds the ring: instance `i` (node-major) gets `workload(i)`; `prepare` sees the
+/// simulator before anything runs (to install a progress hook).
+pub fn build_with(
+    config: &RingConfig,
+    workload: impl Fn(usize) -> Option<Workload>,
+    prepare: impl FnOnce(&mut Simulator),
+) -> Result<Ring, String> {
     if config.nodes == 0 || config.virtual_nodes == 0 {
         return Err("a ring needs at least one node and one identifier per node".into());
     }
@@ -92,6 +106,7 @@ pub fn build(config: &RingConfig, workload: Option<Workload>) -> Result<Ring, St
     sim.set_node_buffers(512, 1024);
     sim.set_underlay(PathConfig::new(config.latency.clone()))
         .map_err(|e| e.to_string())?;
+    prepare(&mut sim);
     let v = config.virtual_nodes;
     let ids: Vec<NodeId> = (0..config.nodes).map(|_| sim.add_node()).collect();
     let mut peers: Vec<Peer> = Vec::with_capacity(ids.len() * v as usize);
@@ -117,18 +132,20 @@ pub fn build(config: &RingConfig, workload: Option<Workload>) -> Result<Ring, St
                 chord_config.id = Some(peer.id);
                 chord_config.bootstrap = None;
                 let mut chord = Chord::converged(chord_config, &ring);
-                if let Some(w) = workload {
+                if let Some(w) = workload(i) {
                     chord = chord.with_workload(w);
                 }
                 members.push(add_member(&mut sim, node, peer, chord)?);
             }
         }
-        Build::Joins { spacing, settle } => {
+        Build::Joins { growth, settle } => {
             // One instance per step; the first starts the ring, the others join through
             // a random earlier one (drawn from the seed).
             let mut pick = vipe_rt::NodeRng::seed_from_u64(config.seed ^ 0x6a6f_696e);
+            let schedule = join_schedule(peers.len(), growth);
+            let ready = *schedule.last().unwrap_or(&Instant::ZERO) + settle;
             for (i, peer) in peers.iter().enumerate() {
-                let at = Instant::ZERO + spacing.saturating_mul(i as u64);
+                let at = schedule[i];
                 sim.run_until(at);
                 let node = ids[i / v as usize];
                 let mut chord_config = config.chord.clone();
@@ -137,16 +154,15 @@ pub fn build(config: &RingConfig, workload: Option<Workload>) -> Result<Ring, St
                 chord_config.bootstrap =
                     (i > 0).then(|| peers[pick.below(0, i as u64) as usize].addr);
                 let mut chord = Chord::new(chord_config);
-                if let Some(w) = workload {
+                if let Some(w) = workload(i) {
                     let mut w = w;
                     // The workload starts when the ring is ready, not when this joins.
-                    let ready = spacing.saturating_mul(peers.len() as u64) + settle;
-                    w.start = (Instant::ZERO + ready + w.start) - at;
+                    w.start = (ready + w.start) - at;
                     chord = chord.with_workload(w);
                 }
                 members.push(add_member(&mut sim, node, peer, chord)?);
             }
-            ready_at = Instant::ZERO + spacing.saturating_mul(peers.len() as u64) + settle;
+            ready_at = ready;
             sim.run_until(ready_at);
         }
     }
@@ -155,6 +171,21 @@ pub fn build(config: &RingConfig, workload: Option<Workload>) -> Result<Ring, St
         members,
         ready_at,
     })
+}
+
+/// When each of `n` instances joins under [`Build::Joins`]: the gap before join i is
+/// 1/(growth · i), kept between 1 ms and 2 s.
+pub fn join_schedule(n: usize, growth: f64) -> Vec<Instant> {
+    let mut at = Instant::ZERO;
+    (0..n)
+        .map(|i| {
+            if i > 0 {
+                let gap = (1.0 / (growth.max(1e-9) * i as f64)).clamp(0.001, 2.0);
+                at += Duration::from_secs_f64(gap);
+            }
+            at
+        })
+        .collect()
 }
 
 fn add_member(
@@ -254,6 +285,23 @@ impl Ring {
                 c.freeze();
             }
         }
+    }
+
+    /// How many live members' fingers differ from the fingers of the true ring (0: the
+    /// tables have converged).
+    pub fn stale_tables(&self) -> usize {
+        let ring = self.live_ring();
+        self.members
+            .iter()
+            .filter_map(|m| self.chord(m))
+            .filter(|c| {
+                let mut ideal_config = ChordConfig::new(c.me().addr);
+                ideal_config.id = Some(c.me().id);
+                ideal_config.successors = c.table().successors().len().max(1);
+                let ideal = Chord::converged(ideal_config, &ring);
+                ideal.table().fingers() != c.table().fingers()
+            })
+            .count()
     }
 
     /// Whether a record's owner is the true successor of its target on `ring`.

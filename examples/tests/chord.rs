@@ -15,6 +15,7 @@ fn workload(count: u32) -> Workload {
         count,
         interval: Duration::from_millis(200),
         poisson: false,
+        keys: 0,
     }
 }
 
@@ -26,8 +27,8 @@ fn mean_hops(ring: &Ring) -> f64 {
 fn joined(nodes: u32, seed: u64) -> RingConfig {
     let mut config = RingConfig::new(nodes, seed);
     config.build = Build::Joins {
-        spacing: Duration::from_millis(500),
-        settle: Duration::from_secs(200),
+        growth: 0.05,
+        settle: Duration::from_secs(120),
     };
     config.chord.stabilize = Duration::from_secs(1);
     config.chord.fix_fingers = Duration::from_millis(500);

@@ -86,6 +86,8 @@ pub struct SampleSpec {
     pub percentiles: &'static [f64],
     /// Whether to write the distribution out, and how.
     pub distribution: Distribution,
+    /// The value column's name in the distribution file (e.g. `path_length`).
+    pub value_column: &'static str,
 }
 
 /// An extra CSV with rows from every run (e.g. one row per probe), written as
@@ -178,6 +180,12 @@ pub enum FigureKind {
     },
     /// The empirical CDF of a sample (needs `Distribution::Cdf`), one curve per point.
     Cdf {
+        /// The sample.
+        sample: &'static str,
+    },
+    /// The fraction of a sample at each value (needs `Distribution::Pdf`), one curve
+    /// per point; `Reference::Points` are overlaid.
+    Pdf {
         /// The sample.
         sample: &'static str,
     },

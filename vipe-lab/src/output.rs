@@ -129,7 +129,7 @@ pub fn write_csvs(plan: &Plan, outcome: &Outcome) -> Result<Vec<PathBuf>, String
             Distribution::Pdf => (format!("{}_pdf.csv", s.name), "fraction"),
         };
         let mut header = params.clone();
-        header.push(s.name.to_string());
+        header.push(s.value_column.to_string());
         header.push(column.to_string());
         distributions.insert(s.name, CsvFile::create(dir, &file, &header)?);
     }

@@ -134,9 +134,16 @@ pub fn draw_all(exp: &dyn DynExperiment, dir: &Path) -> Result<Vec<PathBuf>, Str
     for spec in exp.figures() {
         let figure = match &spec.kind {
             FigureKind::Line { x, ys } => line_figure(&spec, &specs, &summary, x, ys)?,
-            FigureKind::Cdf { sample } => {
-                let table = Table::read(&dir.join(format!("{sample}_cdf.csv")))?;
-                cdf_figure(&spec, &specs, &table, sample)
+            FigureKind::Cdf { sample } | FigureKind::Pdf { sample } => {
+                let column = exp
+                    .samples()
+                    .iter()
+                    .find(|s| s.name == *sample)
+                    .map_or(*sample, |s| s.value_column);
+                let pdf = matches!(spec.kind, FigureKind::Pdf { .. });
+                let file = format!("{sample}_{}.csv", if pdf { "pdf" } else { "cdf" });
+                let table = Table::read(&dir.join(file))?;
+                distribution_figure(&spec, &specs, &table, column, pdf)
             }
         };
         files.extend(render(&figure, dir, spec.file)?);
@@ -259,7 +266,7 @@ fn line_figure(
                         Some((xv, value(&lookup)?, None))
                     })
                     .collect();
-                let model_color = if groups.len() == 1 && ys.len() == 1 {
+                let model_color = if groups.len() == 1 {
                     RGBColor(90, 90, 90)
                 } else {
                     color(measured - 1, groups.len() * ys.len())
@@ -302,31 +309,53 @@ fn line_figure(
     })
 }
 
-fn cdf_figure(spec: &FigureSpec, specs: &[ParamSpec], table: &Table, sample: &str) -> Figure {
+/// One curve per point: a CDF drawn as steps, or a PDF (fraction at each value) as a
+/// line with markers.
+fn distribution_figure(
+    spec: &FigureSpec,
+    specs: &[ParamSpec],
+    table: &Table,
+    sample: &str,
+    pdf: bool,
+) -> Figure {
     let names = varying(specs, &table.rows);
     let mut curves: Vec<Series> = Vec::new();
+    let column = if pdf { "fraction" } else { "cdf" };
     for row in &table.rows {
         let key = group_label(row, &names);
-        let (Some(v), Some(q)) = (number(row, sample), number(row, "cdf")) else {
+        let (Some(v), Some(q)) = (number(row, sample), number(row, column)) else {
             continue;
         };
         if curves.last().is_none_or(|c| c.label != key) {
             curves.push(Series {
                 label: key.clone(),
                 color: PALETTE[0],
-                style: Style::Curve,
+                style: if pdf { Style::Measured } else { Style::Curve },
                 points: Vec::new(),
             });
         }
         let curve = curves.last_mut().expect("pushed above");
         // Steps: the CDF jumps at each value.
-        if let Some(&(_, last_q, _)) = curve.points.last() {
+        if !pdf && let Some(&(_, last_q, _)) = curve.points.last() {
             curve.points.push((v, last_q, None));
         }
         curve.points.push((v, q, None));
     }
-    let n = curves.len();
-    for (i, curve) in curves.iter_mut().enumerate() {
+    for reference in &spec.references {
+        if let Reference::Points { label, points } = reference {
+            curves.push(Series {
+                label: label.to_string(),
+                color: RGBColor(0, 0, 0),
+                style: Style::Published,
+                points: points.iter().map(|&(x, y)| (x, y, None)).collect(),
+            });
+        }
+    }
+    let n = curves
+        .iter()
+        .filter(|c| c.style != Style::Published)
+        .count();
+    for (i, curve) in curves.iter_mut().enumerate().take(n) {
         curve.color = color(i, n);
     }
     if curves.len() == 1 && curves[0].label.is_empty() {
@@ -339,10 +368,14 @@ fn cdf_figure(spec: &FigureSpec, specs: &[ParamSpec], table: &Table, sample: &st
     Figure {
         title: spec.title.into(),
         x_label: spec.y_label.into(),
-        y_label: "fraction ≤ x (empirical CDF)".into(),
-        x_log: spans_decades(&xs),
+        y_label: if pdf {
+            "fraction of samples (PDF)".into()
+        } else {
+            "fraction ≤ x (empirical CDF)".into()
+        },
+        x_log: !pdf && spans_decades(&xs),
         y_log: false,
-        legend_on_top: false,
+        legend_on_top: pdf,
         series: curves,
     }
 }

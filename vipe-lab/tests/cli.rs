@@ -27,7 +27,13 @@ fn list_and_help_describe_the_experiments() {
     let out = lab(&["list"]);
     assert!(out.status.success());
     let listing = text(&out.stdout);
-    assert!(listing.starts_with("heartbeat  "), "{listing}");
+    for name in ["chord-paths", "chord-load", "heartbeat", "sim-scale"] {
+        assert!(
+            listing.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "{listing}"
+        );
+    }
+    assert!(listing.contains("[reproduces Stoica et al., SIGCOMM 2001, Fig. 10"));
 
     let out = lab(&["help", "heartbeat"]);
     assert!(out.status.success());

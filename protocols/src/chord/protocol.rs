@@ -112,6 +112,10 @@ pub struct Workload {
     pub interval: Duration,
     /// Exponential (Poisson arrivals) rather than fixed intervals.
     pub poisson: bool,
+    /// The keys looked up: 0 for uniformly random identifiers; K for key j drawn
+    /// uniformly from 0..K, whose identifier is SHA-1 of j as 8 big-endian bytes (the
+    /// experiments' "100·N keys").
+    pub keys: u64,
 }
 
 /// Why a lookup is made.
@@ -177,6 +181,10 @@ pub struct Chord {
     workload: Option<Workload>,
     workload_left: u32,
     left: bool,
+    /// Whether this node is part of a ring: it started one, or its join found its
+    /// successor. Until then it answers no lookup step (it would claim every key and
+    /// could lead joiners into a separate loop).
+    joined: bool,
     scratch: Vec<Peer>,
     /// Counters.
     pub stats: ChordStats,
@@ -188,6 +196,7 @@ impl Chord {
     /// A node that starts a ring or joins one, as `config` says.
     pub fn new(config: ChordConfig) -> Chord {
         let id = config.id.unwrap_or_else(|| Id::of_node(config.addr, 0));
+        let config_joined = config.bootstrap.is_none();
         let me = Peer {
             id,
             addr: config.addr,
@@ -203,6 +212,7 @@ impl Chord {
             workload: None,
             workload_left: 0,
             left: false,
+            joined: config_joined,
             scratch: Vec::new(),
             stats: ChordStats::default(),
             records: Vec::new(),
@@ -492,6 +502,9 @@ impl Chord {
             Purpose::Join => {
                 if owner.id != self.table.me().id {
                     self.table.set_successors(owner, rest);
+                    self.joined = true;
+                } else {
+                    cx.start_timer(ChordTimer::Join, self.config.rpc_timeout.saturating_mul(2));
                 }
             }
             Purpose::App(tag, op) => match op {
@@ -642,11 +655,12 @@ impl Chord {
     fn answer(&mut self, cx: &mut Cx<Self>, from: Peer, msg: &Message) {
         let me = self.table.me();
         match msg.kind {
+            Kind::Find if !self.joined => cx.count("chord: lookup step refused while joining"),
             Kind::Find => {
                 let succ = self.table.successor();
                 if msg.target.in_half_open(me.id, succ.id) {
                     let list: Vec<Peer> = if self.table.successors().is_empty() {
-                        alloc::vec![me]
+                        alloc::vec![succ]
                     } else {
                         self.table.successors().to_vec()
                     };
@@ -1014,9 +1028,15 @@ impl Chord {
             return;
         }
         self.workload_left -= 1;
-        let mut bytes = [0u8; 20];
-        cx.rng().fill(&mut bytes);
-        self.start_lookup(cx, Id::from_bytes(bytes), Purpose::Workload, Vec::new());
+        let target = if w.keys == 0 {
+            let mut bytes = [0u8; 20];
+            cx.rng().fill(&mut bytes);
+            Id::from_bytes(bytes)
+        } else {
+            let j = cx.rng().below(0, w.keys);
+            Id::of_key(&j.to_be_bytes())
+        };
+        self.start_lookup(cx, target, Purpose::Workload, Vec::new());
         if self.workload_left > 0 {
             let wait = if w.poisson {
                 // Exponential: −ln(U)·mean, U in (0, 1].

@@ -47,9 +47,15 @@ impl Table {
         self.me
     }
 
-    /// The successor (this node itself when it knows no other).
+    /// The successor: the first of the successor list; if that list is empty (its
+    /// entries failed), the nearest finger, the closest node known clockwise; this node
+    /// itself when it knows no other.
     pub fn successor(&self) -> Peer {
-        self.successors.first().copied().unwrap_or(self.me)
+        self.successors
+            .first()
+            .or(self.fingers.first())
+            .copied()
+            .unwrap_or(self.me)
     }
 
     /// The successor list, nearest first.

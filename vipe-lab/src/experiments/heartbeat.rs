@@ -140,6 +140,7 @@ impl Experiment for Heartbeat {
                 help: "round-trip time of the attempt that was answered",
                 percentiles: &[50.0, 99.0],
                 distribution: Distribution::None,
+                value_column: "rtt_ms",
             },
             SampleSpec {
                 name: "delay_ms",
@@ -147,6 +148,7 @@ impl Experiment for Heartbeat {
                 help: "time from a probe's first transmission to its answer: rtt + (attempts − 1) · rto (retransmit timers fire exactly rto after each attempt)",
                 percentiles: &[50.0, 90.0, 99.0],
                 distribution: Distribution::Cdf,
+                value_column: "delay_ms",
             },
         ]
     }

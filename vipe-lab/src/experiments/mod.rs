@@ -1,6 +1,7 @@
 //! The experiments. Adding one: a file here implementing
 //! [`Experiment`](crate::experiment::Experiment), and a line in [`all`].
 
+pub mod chord;
 pub mod heartbeat;
 pub mod sim_scale;
 
@@ -8,7 +9,12 @@ use crate::experiment::DynExperiment;
 
 /// Every experiment, in the order `vipe-lab list` shows them.
 pub fn all() -> Vec<&'static dyn DynExperiment> {
-    vec![&heartbeat::Heartbeat, &sim_scale::SimScale]
+    vec![
+        &chord::ChordPaths,
+        &chord::ChordLoad,
+        &heartbeat::Heartbeat,
+        &sim_scale::SimScale,
+    ]
 }
 
 /// The experiment called `name`.

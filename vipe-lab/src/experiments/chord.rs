@@ -1,0 +1,443 @@
+//! The Chord experiments: the papers' set-ups (Stoica et al., SIGCOMM 2001 §6; IEEE/ACM
+//! ToN 2003 §V) run with the Chord of `vipe_protocols::chord` in the built-in simulator.
+//!
+//! **How a hop is counted.** A lookup is iterative. `hops` is the number of nodes that
+//! answer a step, up to the key's predecessor (the originator's own table is step zero).
+//! The SIGCOMM path length ("nodes traversed", mean ½·log2 N) is `hops`; the ToN path
+//! length counts reaching the key's successor too (its model is ½·log2 N − ½·log2 r + 1,
+//! the +1 being that last step), so the ToN experiments report `hops + 1`.
+
+use serde::Deserialize;
+use vipe_examples::chord::{self, Build, Ring, RingConfig};
+use vipe_platforms::sim::DelayModel;
+use vipe_protocols::chord::{Id, Workload};
+use vipe_rt::{Duration, Instant};
+
+use crate::experiment::{
+    Distribution, Experiment, FigureKind, FigureSpec, Info, MetricSpec, Quick, Reference,
+    RunContext, RunOutput, SampleSpec, Y,
+};
+use crate::param::ParamSpec;
+
+fn check_build(text: &str) -> Result<(), String> {
+    match text {
+        "joins" | "converged" => Ok(()),
+        _ => Err(format!("'{text}' is not a build: write joins or converged")),
+    }
+}
+
+fn check_latency(spec: &str) -> Result<(), String> {
+    spec.parse::<DelayModel>()
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Ring-building parameters shared by the Chord experiments.
+fn ring_config(nodes: u32, build: &str, successors: u32, latency: &str, seed: u64) -> RingConfig {
+    let mut config = RingConfig::new(nodes, seed);
+    config.chord.successors = successors as usize;
+    config.latency = latency
+        .parse()
+        .unwrap_or(DelayModel::Constant(Duration::from_millis(50)));
+    if build == "joins" {
+        // Joins through random earlier nodes, the ring growing 5% per second;
+        // stabilisation every 1 s and one finger every 0.5 s (both jittered ±50%); then
+        // 120 s to settle.
+        config.build = Build::Joins {
+            growth: 0.05,
+            settle: Duration::from_secs(120),
+        };
+        config.chord.stabilize = Duration::from_secs(1);
+        config.chord.fix_fingers = Duration::from_millis(500);
+        config.chord.check_predecessor = Duration::from_secs(2);
+    } else {
+        // A converged ring of live nodes: nothing to repair, so no stabilisation.
+        config.chord.stabilize = Duration::ZERO;
+        config.chord.fix_fingers = Duration::ZERO;
+        config.chord.check_predecessor = Duration::ZERO;
+    }
+    config
+}
+
+/// `lookups` lookups spread over `members` instances, over `window` from `start`.
+fn spread(
+    lookups: u64,
+    members: usize,
+    keys: u64,
+    start: Duration,
+    window: Duration,
+) -> impl Fn(usize) -> Option<Workload> {
+    move |i| {
+        let per = lookups / members as u64;
+        let count = per + u64::from((i as u64) < lookups % members as u64);
+        (count > 0).then(|| Workload {
+            start,
+            count: count as u32,
+            interval: Duration::from_nanos(window.as_nanos() / count.max(1)),
+            poisson: true,
+            keys,
+        })
+    }
+}
+
+/// Runs until every one of `expected` workload lookups has ended, in 10-second steps,
+/// giving up at `start + 3 × window + 600 s`.
+fn run_until_done(ring: &mut Ring, start: Instant, window: Duration, expected: usize) {
+    let limit = start + window.saturating_mul(3) + Duration::from_secs(600);
+    ring.sim.run_until(start + window);
+    while ring.sim.now() < limit && ring.records().len() < expected {
+        ring.sim.run_for(Duration::from_secs(10));
+    }
+}
+
+// --- chord-paths ---------------------------------------------------------------------
+
+/// `chord-paths`: path length against N (SIGCOMM Fig. 10).
+pub struct ChordPaths;
+
+/// One point of chord-paths.
+#[derive(Debug, Deserialize)]
+pub struct PathsParams {
+    /// Nodes.
+    pub nodes: u32,
+    /// Keys per node (the key set lookups draw from).
+    pub keys_per_node: u32,
+    /// Lookups per run.
+    pub lookups: u32,
+    /// `joins` or `converged`.
+    pub build: String,
+    /// Successor-list length.
+    pub successors: u32,
+    /// The underlay's delay model.
+    pub latency: String,
+}
+
+/// SIGCOMM 2001 Fig. 10(a): mean path length at N = 2^3 … 2^14.
+const PATHS_PAPER: [(f64, f64); 12] = [
+    (8.0, 1.72),
+    (16.0, 2.09),
+    (32.0, 2.49),
+    (64.0, 2.96),
+    (128.0, 3.39),
+    (256.0, 3.88),
+    (512.0, 4.38),
+    (1024.0, 4.89),
+    (2048.0, 5.36),
+    (4096.0, 5.85),
+    (8192.0, 6.35),
+    (16384.0, 6.87),
+];
+
+impl Experiment for ChordPaths {
+    type Params = PathsParams;
+
+    fn info(&self) -> Info {
+        Info {
+            name: "chord-paths",
+            measures: "Chord lookup path length against the number of nodes (iterative lookups, 100·N keys)",
+            reproduces: Some(
+                "Stoica et al., SIGCOMM 2001, Fig. 10 (path length vs. N; PDF at N = 2^12)",
+            ),
+        }
+    }
+
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::int("nodes", "nodes", 4096, 2, 2_000_000)
+                .sweep_by_default("8..16384:x2")
+                .help("nodes in the ring"),
+            ParamSpec::int("keys-per-node", "keys", 100, 1, 10_000)
+                .help("keys in the system per node; lookups draw keys from them"),
+            ParamSpec::int("lookups", "lookups", 100_000, 1, 100_000_000)
+                .help("lookups per run, from random nodes"),
+            ParamSpec::text("build", "joins", "joins | converged", check_build)
+                .help("build the ring by protocol joins and stabilisation, or start converged"),
+            ParamSpec::int("successors", "", 1, 1, 32).help("successor-list length r"),
+            ParamSpec::text(
+                "latency",
+                "const:50ms",
+                "const:D | uniform:A..B | exp:MEAN | euclid:SIDE | matrix:FILE.csv",
+                check_latency,
+            )
+            .help("one-way delays (constant by default: delays do not change hop counts, and a static network has no timeouts)"),
+        ]
+    }
+
+    fn quick(&self) -> Quick {
+        Quick {
+            overrides: vec![("nodes", "8..1024:x2"), ("lookups", "20000")],
+            seeds: 2,
+            what: "N = 2^3 … 2^10 instead of 2^14, 20,000 lookups per run instead of 100,000, 2 seeds instead of 3",
+        }
+    }
+
+    fn default_seeds(&self) -> u32 {
+        3
+    }
+
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![
+            MetricSpec {
+                name: "failed",
+                unit: "fraction",
+                help: "lookups that did not reach the key's successor",
+            },
+            MetricSpec {
+                name: "stale_tables",
+                unit: "fraction",
+                help: "nodes whose fingers differ from the true ring's when lookups start",
+            },
+        ]
+    }
+
+    fn samples(&self) -> Vec<SampleSpec> {
+        vec![SampleSpec {
+            name: "path",
+            unit: "hops",
+            help: "nodes a lookup traverses after the originator, up to the key's predecessor",
+            percentiles: &[1.0, 50.0, 99.0],
+            distribution: Distribution::Pdf,
+            value_column: "path_length",
+        }]
+    }
+
+    fn figures(&self) -> Vec<FigureSpec> {
+        vec![
+            FigureSpec {
+                file: "path_length",
+                title: "Chord path length vs. number of nodes",
+                kind: FigureKind::Line {
+                    x: "nodes",
+                    ys: vec![
+                        Y::SampleMean("path"),
+                        Y::Percentile("path", 1.0),
+                        Y::Percentile("path", 99.0),
+                    ],
+                },
+                y_label: "path length (hops)",
+                y_log: false,
+                references: vec![
+                    Reference::Points {
+                        label: "Stoica et al. 2001, Fig. 10(a), mean",
+                        points: PATHS_PAPER.to_vec(),
+                    },
+                    Reference::Model {
+                        label: "½·log2 N",
+                        value: |p| Some(0.5 * p("nodes")?.log2()),
+                    },
+                ],
+            },
+            FigureSpec {
+                file: "path_pdf",
+                title: "Chord path length distribution",
+                kind: FigureKind::Pdf { sample: "path" },
+                y_label: "path length (hops)",
+                y_log: false,
+                references: vec![],
+            },
+        ]
+    }
+
+    fn memory_per_run(&self, p: &PathsParams) -> Option<u64> {
+        // ~3 KB per node (state, simulator, buffers) measured at 10^4, doubled.
+        Some(u64::from(p.nodes) * 6_000 + u64::from(p.lookups) * 64 + (64 << 20))
+    }
+
+    fn run(&self, p: &PathsParams, cx: &RunContext) -> Result<RunOutput, String> {
+        let config = ring_config(p.nodes, &p.build, p.successors, &p.latency, cx.seed);
+        let keys = u64::from(p.nodes) * u64::from(p.keys_per_node);
+        // About one lookup per node per second, over at least 10 s.
+        let window = Duration::from_secs((u64::from(p.lookups) / u64::from(p.nodes)).max(10));
+        let ready = match config.build {
+            Build::Joins { growth, settle } => {
+                *chord::join_schedule(p.nodes as usize, growth)
+                    .last()
+                    .unwrap_or(&Instant::ZERO)
+                    + settle
+            }
+            Build::Converged => Instant::ZERO,
+        };
+        let end = ready + window + Duration::from_secs(60);
+        let start = Duration::from_secs(1);
+        let mut ring = chord::build_with(
+            &config,
+            spread(u64::from(p.lookups), p.nodes as usize, keys, start, window),
+            |sim| cx.watch(sim, end),
+        )?;
+        let stale = ring.stale_tables() as f64 / f64::from(p.nodes);
+        let from = ring.ready_at + start;
+        run_until_done(&mut ring, from, window, p.lookups as usize);
+        let truth = ring.live_ring();
+        let records = ring.records();
+        let failed = records.iter().filter(|r| !Ring::correct(r, &truth)).count();
+        let mut out = RunOutput::new();
+        out.metric("failed", failed as f64 / records.len().max(1) as f64)
+            .metric("stale_tables", stale)
+            .samples(
+                "path",
+                records
+                    .iter()
+                    .filter(|r| r.owner.is_some())
+                    .map(|r| f64::from(r.hops))
+                    .collect(),
+            )
+            .events(ring.sim.stats().events);
+        if records.len() as u64 != u64::from(p.lookups) {
+            return Err(format!(
+                "{} of {} lookups ended; the others were still running at the end",
+                records.len(),
+                p.lookups
+            ));
+        }
+        Ok(out)
+    }
+}
+
+// --- chord-load ----------------------------------------------------------------------
+
+/// `chord-load`: keys per node (SIGCOMM Fig. 8, 9).
+pub struct ChordLoad;
+
+/// One point of chord-load.
+#[derive(Debug, Deserialize)]
+pub struct LoadParams {
+    /// Real nodes.
+    pub nodes: u32,
+    /// Keys in the system.
+    pub keys: u32,
+    /// Chord identifiers (virtual nodes) per real node.
+    #[serde(rename = "virtual")]
+    pub virtual_nodes: u32,
+}
+
+impl Experiment for ChordLoad {
+    type Params = LoadParams;
+
+    fn info(&self) -> Info {
+        Info {
+            name: "chord-load",
+            measures: "keys per real node for 10^4 nodes, 10^5 … 10^6 keys, with r virtual nodes per real node",
+            reproduces: Some(
+                "Stoica et al., SIGCOMM 2001, Fig. 8 (keys per node) and Fig. 9 (virtual nodes)",
+            ),
+        }
+    }
+
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::int("nodes", "nodes", 10_000, 1, 1_000_000).help("real nodes"),
+            ParamSpec::int("keys", "keys", 500_000, 1, 100_000_000)
+                .sweep_by_default("100000..1000000:+100000")
+                .help("keys in the system"),
+            ParamSpec::int("virtual", "", 1, 1, 64)
+                .help("Chord identifiers per real node; keys are counted per real node"),
+        ]
+    }
+
+    fn quick(&self) -> Quick {
+        Quick {
+            overrides: vec![("keys", "100000,500000,1000000")],
+            seeds: 4,
+            what: "3 key counts instead of 10, 4 seeds instead of 20",
+        }
+    }
+
+    fn default_seeds(&self) -> u32 {
+        20
+    }
+
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![MetricSpec {
+            name: "max_keys",
+            unit: "keys",
+            help: "most keys on one real node",
+        }]
+    }
+
+    fn samples(&self) -> Vec<SampleSpec> {
+        vec![SampleSpec {
+            name: "keys",
+            unit: "keys",
+            help: "keys on one real node",
+            percentiles: &[1.0, 50.0, 99.0],
+            distribution: Distribution::Pdf,
+            value_column: "keys_per_node",
+        }]
+    }
+
+    fn figures(&self) -> Vec<FigureSpec> {
+        vec![
+            FigureSpec {
+                file: "keys_per_node",
+                title: "Keys per node vs. keys in the system",
+                kind: FigureKind::Line {
+                    x: "keys",
+                    ys: vec![
+                        Y::SampleMean("keys"),
+                        Y::Percentile("keys", 1.0),
+                        Y::Percentile("keys", 99.0),
+                        Y::Metric("max_keys"),
+                    ],
+                },
+                y_label: "keys per node",
+                y_log: false,
+                references: vec![Reference::Points {
+                    label: "Stoica et al. 2001 (5·10^5 keys): p99 4.6×, max 9.1× the mean",
+                    points: vec![(500_000.0, 4.6 * 50.0), (500_000.0, 9.1 * 50.0)],
+                }],
+            },
+            FigureSpec {
+                file: "keys_pdf",
+                title: "Keys per node, distribution",
+                kind: FigureKind::Pdf { sample: "keys" },
+                y_label: "keys per node",
+                y_log: false,
+                references: vec![],
+            },
+        ]
+    }
+
+    fn memory_per_run(&self, p: &LoadParams) -> Option<u64> {
+        Some(
+            u64::from(p.nodes) * u64::from(p.virtual_nodes) * 4_000
+                + u64::from(p.keys) * 48
+                + (64 << 20),
+        )
+    }
+
+    fn run(&self, p: &LoadParams, cx: &RunContext) -> Result<RunOutput, String> {
+        let mut config = ring_config(p.nodes, "converged", 1, "const:50ms", cx.seed);
+        config.virtual_nodes = p.virtual_nodes;
+        let ring = chord::build_with(&config, |_| None, |sim| cx.watch(sim, Instant::ZERO))?;
+        // Each key belongs to the instance whose Chord table says it owns it:
+        // (predecessor, id]. Find the candidate by the sorted ids, then ask its table.
+        let mut instances: Vec<(Id, usize)> = ring
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.peer.id, i))
+            .collect();
+        instances.sort_unstable();
+        let mut per_node = vec![0u64; p.nodes as usize];
+        let salt = cx.seed.to_be_bytes();
+        for k in 0..p.keys {
+            // Keys differ from run to run: SHA-1 of (seed, k).
+            let mut name = [0u8; 12];
+            name[..8].copy_from_slice(&salt);
+            name[8..].copy_from_slice(&k.to_be_bytes());
+            let key = Id::of_key(&name);
+            let at = instances.partition_point(|o| o.0 < key) % instances.len();
+            let member = &ring.members[instances[at].1];
+            let owns = ring.chord(member).is_some_and(|c| c.table().owns(key));
+            if !owns {
+                return Err(format!("no instance's table owns key {key}"));
+            }
+            per_node[instances[at].1 / p.virtual_nodes as usize] += 1;
+        }
+        let max = per_node.iter().copied().max().unwrap_or(0);
+        let mut out = RunOutput::new();
+        out.metric("max_keys", max as f64)
+            .samples("keys", per_node.iter().map(|&k| k as f64).collect());
+        Ok(out)
+    }
+}
