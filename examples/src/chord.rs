@@ -276,6 +276,56 @@ impl Ring {
         Ok(chosen)
     }
 
+    /// A new node joins now, through a random live member (drawn from `pick`), with
+    /// `config`'s protocol settings and `workload`.
+    pub fn join(
+        &mut self,
+        config: &RingConfig,
+        pick: &mut vipe_rt::NodeRng,
+        workload: Option<Workload>,
+    ) -> Result<Member, String> {
+        let live: Vec<Peer> = self
+            .members
+            .iter()
+            .filter(|m| self.chord(m).is_some())
+            .map(|m| m.peer)
+            .collect();
+        let node = self.sim.add_node();
+        let addr = member_addr(node, 0);
+        let peer = Peer {
+            id: Id::of_node(addr, 0),
+            addr,
+        };
+        let mut chord_config = config.chord.clone();
+        chord_config.addr = addr;
+        chord_config.id = Some(peer.id);
+        chord_config.bootstrap =
+            (!live.is_empty()).then(|| live[pick.below(0, live.len() as u64) as usize].addr);
+        let mut chord = Chord::new(chord_config);
+        if let Some(w) = workload {
+            chord = chord.with_workload(w);
+        }
+        let member = add_member(&mut self.sim, node, &peer, chord)?;
+        self.members.push(member);
+        Ok(member)
+    }
+
+    /// Crashes a random live member (drawn from `pick`); returns it.
+    pub fn crash_random(&mut self, pick: &mut vipe_rt::NodeRng) -> Result<Option<Member>, String> {
+        let live: Vec<Member> = self
+            .members
+            .iter()
+            .filter(|m| self.chord(m).is_some())
+            .copied()
+            .collect();
+        if live.len() <= 1 {
+            return Ok(None);
+        }
+        let victim = live[pick.below(0, live.len() as u64) as usize];
+        self.sim.crash(victim.node).map_err(|e| e.to_string())?;
+        Ok(Some(victim))
+    }
+
     /// Stops stabilisation on every live member (the ToN paper's Table II set-up).
     pub fn freeze(&mut self) {
         for m in &self.members {

@@ -44,6 +44,10 @@ pub struct ChordConfig {
     /// succeeds if it reaches the key's current successor"): the owner is pinged, and if
     /// it does not answer, the successors named with it are tried in turn.
     pub reach_owner: bool,
+    /// Whether a peer that times out is dropped from the tables (fingers, successors,
+    /// predecessor). Off in the ToN paper's frozen-ring experiment ("fingers to dead
+    /// nodes are not purged"); a lookup never asks a node that timed out twice anyway.
+    pub purge_on_timeout: bool,
 }
 
 impl ChordConfig {
@@ -63,6 +67,7 @@ impl ChordConfig {
             replicas: 3,
             alternates: 3,
             reach_owner: true,
+            purge_on_timeout: true,
         }
     }
 }
@@ -163,6 +168,13 @@ struct Rpc {
 
 /// Deterministic maps (no per-process random seed), for outstanding requests.
 type HashMap<K, V> = hashbrown::HashMap<K, V, FxBuildHasher>;
+
+/// Candidates a `Found` carries besides the successor list: the querier's fallbacks
+/// when the best ones have failed.
+const REPLY_CANDIDATES: usize = 8;
+
+/// Nodes a lookup keeps to fall back on.
+const MAX_ALTERNATES: usize = 24;
 
 /// More hops than this and a lookup is given up (a routing loop; with sane tables a
 /// lookup takes about ½·log2 N).
@@ -280,9 +292,11 @@ impl Chord {
         self.lookups.len()
     }
 
-    /// Stops stabilisation, fix_fingers and check_predecessor from now on (the ToN
-    /// paper's Table II freezes the ring before failing nodes).
+    /// Stops stabilisation, fix_fingers and check_predecessor from now on, and keeps
+    /// peers that time out in the tables (the ToN paper's Table II freezes the ring
+    /// before failing nodes, and does not purge fingers to dead nodes).
     pub fn freeze(&mut self) {
+        self.config.purge_on_timeout = false;
         self.config.stabilize = Duration::ZERO;
         self.config.fix_fingers = Duration::ZERO;
         self.config.check_predecessor = Duration::ZERO;
@@ -377,13 +391,27 @@ impl Chord {
         self.lookups.insert(id, lookup);
         // The first step is local: this node's own table.
         let succ = self.table.successor();
-        if target.in_half_open(self.table.me().id, succ.id) {
-            let rest: Vec<Peer> = self.table.successors().iter().skip(1).copied().collect();
-            return self.lookup_found(cx, id, succ, &rest);
+        if let Some(j) = self.table.owner_in_successors(target) {
+            let list = &self.table.successors()[j..];
+            let (owner, rest) = (list[0], list[1..].to_vec());
+            return self.lookup_found(cx, id, owner, &rest);
         }
+        if target.in_half_open(self.table.me().id, succ.id) {
+            return self.lookup_found(cx, id, succ, &[]);
+        }
+        // Next hops from our own table, as a remote hop would give them: the closest
+        // preceding fingers, then our successors before the target as fallbacks.
         let mut candidates = core::mem::take(&mut self.scratch);
         self.table
-            .closest_preceding(target, self.config.alternates.max(1), &mut candidates);
+            .closest_preceding(target, REPLY_CANDIDATES, &mut candidates);
+        let me = self.table.me().id;
+        for s in self.table.successors() {
+            if s.id.in_open(me, target) && !candidates.iter().any(|c| c.id == s.id) {
+                candidates.push(*s);
+            }
+        }
+        candidates.sort_unstable_by_key(|p| p.id.distance_to(target));
+        candidates.truncate(MAX_ALTERNATES);
         if candidates.is_empty() {
             self.scratch = candidates;
             return self.lookup_found(cx, id, succ, &[]);
@@ -397,54 +425,56 @@ impl Chord {
         self.call(cx, next, Kind::Find, target, Some(id), &[]);
     }
 
-    /// A hop answered `Found`.
+    /// A hop answered `Found`: its candidates closer to the target (the first `split`
+    /// entries) and its successor list (the rest).
     fn lookup_step(&mut self, cx: &mut Cx<Self>, id: u32, from: Peer, msg: &Message) {
         let Some(lookup) = self.lookups.get_mut(&id) else {
             return;
         };
         lookup.hops = lookup.hops.saturating_add(1);
-        if msg.flags & DONE != 0 {
-            let Some((&owner, rest)) = msg.entries.split_first() else {
-                return self.lookup_failed(cx, id);
-            };
-            let rest = rest.to_vec();
-            return self.lookup_found(cx, id, owner, &rest);
-        }
         if lookup.hops >= MAX_HOPS {
             cx.count("chord: lookups over the hop limit");
             return self.lookup_failed(cx, id);
         }
-        // Only nodes strictly between the hop and the target bring the lookup closer.
         let target = lookup.target;
         let dead = &lookup.dead;
         let (candidates, successors) = msg.entries.split_at(msg.split);
-        let mut next: Vec<Peer> = candidates
+        // Next hops: live nodes strictly between the hop and the target, the closest to
+        // the target first (its successors count too when its fingers have failed).
+        let mut next: Vec<Peer> = Vec::with_capacity(msg.entries.len());
+        for p in candidates.iter().chain(successors) {
+            if p.id.in_open(from.id, target)
+                && !dead.contains(&p.id)
+                && !next.iter().any(|q| q.id == p.id)
+            {
+                next.push(*p);
+            }
+        }
+        next.sort_unstable_by_key(|p| p.id.distance_to(target));
+        // Owners: the hop's successors at or past the target, in ring order.
+        let owners: Vec<Peer> = successors
             .iter()
-            .filter(|p| p.id.in_open(from.id, target) && !dead.contains(&p.id))
+            .filter(|p| !p.id.in_open(from.id, target) && !dead.contains(&p.id))
             .copied()
             .collect();
-        if next.is_empty() {
-            // Every closer candidate has failed: the hop is the last live node we know
-            // before the target, so the owner is its first successor past the target
-            // (its successors before the target are the failed candidates).
-            let owners: Vec<Peer> = successors
-                .iter()
-                .filter(|p| !p.id.in_open(from.id, target) && !dead.contains(&p.id))
-                .copied()
-                .collect();
-            if let Some((&owner, rest)) = owners.split_first() {
-                let rest = rest.to_vec();
-                return self.lookup_found(cx, id, owner, &rest);
-            }
-            cx.count("chord: hops that brought nothing closer");
-            return self.try_alternate(cx, id);
-        }
+        let done = msg.flags & DONE != 0;
         for p in &lookup.alternates {
             if !next.iter().any(|q| q.id == p.id) {
                 next.push(*p);
             }
         }
-        next.truncate(self.config.alternates.max(1) * 2 + self.config.successors);
+        next.truncate(MAX_ALTERNATES);
+        if (done || next.is_empty()) && !owners.is_empty() {
+            // The hop knows the owner. Keep the live nodes before the target as the way
+            // on, should every owner it names have failed.
+            lookup.alternates = next;
+            let (owner, rest) = (owners[0], owners[1..].to_vec());
+            return self.lookup_found(cx, id, owner, &rest);
+        }
+        if next.is_empty() {
+            cx.count("chord: hops that brought nothing closer");
+            return self.lookup_failed(cx, id);
+        }
         let hop = next.remove(0);
         lookup.alternates = next;
         self.call(cx, hop, Kind::Find, target, Some(id), &[]);
@@ -543,8 +573,10 @@ impl Chord {
         lookup.owners.retain(|p| !dead.contains(&p.id));
         lookup.dead = dead;
         if lookup.owners.is_empty() {
-            cx.count("chord: lookups whose owners all failed");
-            return self.lookup_failed(cx, id);
+            // Every owner named has failed: go on from the live nodes before the target.
+            cx.count("chord: owners all failed, lookup goes on");
+            lookup.owners.clear();
+            return self.try_alternate(cx, id);
         }
         let owner = lookup.owners[0];
         let target = lookup.target;
@@ -658,11 +690,13 @@ impl Chord {
             Kind::Find if !self.joined => cx.count("chord: lookup step refused while joining"),
             Kind::Find => {
                 let succ = self.table.successor();
-                if msg.target.in_half_open(me.id, succ.id) {
-                    let list: Vec<Peer> = if self.table.successors().is_empty() {
-                        alloc::vec![succ]
-                    } else {
-                        self.table.successors().to_vec()
+                let owner_at = self.table.owner_in_successors(msg.target);
+                if owner_at.is_some() || msg.target.in_half_open(me.id, succ.id) {
+                    // The whole successor list: the querier takes the first at or past
+                    // the target as the owner, the ones after it as fallbacks.
+                    let list: Vec<Peer> = match owner_at {
+                        Some(_) => self.table.successors().to_vec(),
+                        None => alloc::vec![succ],
                     };
                     let env = self.envelope(Kind::Found, DONE, msg.request, msg.target);
                     return self.send(cx, from.addr, env, &list, &[]);
@@ -670,11 +704,8 @@ impl Chord {
                 // Candidates closer to the target, best first, then our successor list
                 // (the querier's way on if every candidate has failed).
                 let mut candidates = core::mem::take(&mut self.scratch);
-                self.table.closest_preceding(
-                    msg.target,
-                    self.config.alternates.max(1),
-                    &mut candidates,
-                );
+                self.table
+                    .closest_preceding(msg.target, REPLY_CANDIDATES, &mut candidates);
                 if candidates.is_empty() {
                     let list = [succ];
                     let env = self.envelope(Kind::Found, DONE, msg.request, msg.target);
@@ -1056,7 +1087,7 @@ impl Chord {
         };
         self.stats.timeouts += 1;
         // Take the peer as failed and route around it.
-        if rpc.peer.id != Id::ZERO {
+        if rpc.peer.id != Id::ZERO && self.config.purge_on_timeout {
             self.table.remove(rpc.peer.id);
         }
         if let Some(id) = rpc.lookup

@@ -182,6 +182,21 @@ impl Table {
         out.truncate(k);
     }
 
+    /// Where `key`'s owner is in the successor list: the first successor s_j with the
+    /// key in (s_(j−1), s_j] (s_(−1) being this node); `None` if the key lies beyond the
+    /// list. With a list of r successors a node answers for keys up to r nodes ahead,
+    /// which is how the successor list shortens a lookup's last steps (ToN §V-D).
+    pub fn owner_in_successors(&self, key: Id) -> Option<usize> {
+        let mut prev = self.me.id;
+        for (j, s) in self.successors.iter().enumerate() {
+            if key.in_half_open(prev, s.id) {
+                return Some(j);
+            }
+            prev = s.id;
+        }
+        None
+    }
+
     /// Whether this node is responsible for `key`: it lies in (predecessor, me].
     pub fn owns(&self, key: Id) -> bool {
         match self.predecessor {

@@ -441,3 +441,344 @@ impl Experiment for ChordLoad {
         Ok(out)
     }
 }
+
+// --- chord-fail ----------------------------------------------------------------------
+
+/// `chord-fail`: lookups after a fraction of the nodes fails at once (SIGCOMM Fig. 11).
+pub struct ChordFail;
+
+/// One point of chord-fail.
+#[derive(Debug, Deserialize)]
+pub struct FailParams {
+    /// Nodes.
+    pub nodes: u32,
+    /// Keys in the system.
+    pub keys: u32,
+    /// Fraction of the nodes that fails at once.
+    pub fail: f64,
+    /// Lookups after the ring has stabilised.
+    pub lookups: u32,
+    /// Successor-list length.
+    pub successors: u32,
+    /// `joins` or `converged`.
+    pub build: String,
+}
+
+impl Experiment for ChordFail {
+    type Params = FailParams;
+
+    fn info(&self) -> Info {
+        Info {
+            name: "chord-fail",
+            measures: "fraction of lookups that miss the key's original owner after a fraction p of the nodes fails at once and the ring stabilises",
+            reproduces: Some(
+                "Stoica et al., SIGCOMM 2001, Fig. 11 (failed lookups vs. fraction of failed nodes)",
+            ),
+        }
+    }
+
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::int("nodes", "nodes", 10_000, 2, 1_000_000).help("nodes in the ring"),
+            ParamSpec::int("keys", "keys", 1_000_000, 1, 100_000_000)
+                .help("keys in the system (lookups draw from them)"),
+            ParamSpec::float("fail", "fraction", 0.1, 0.0, 0.95)
+                .sweep_by_default("0.01,0.02,0.05,0.1,0.15,0.2")
+                .help("fraction of the nodes that fails at once"),
+            ParamSpec::int("lookups", "lookups", 10_000, 1, 10_000_000)
+                .help("lookups after the ring has stabilised"),
+            ParamSpec::int("successors", "", 4, 1, 64).help("successor-list length r"),
+            ParamSpec::text("build", "joins", "joins | converged", check_build)
+                .help("build the ring by protocol joins, or start converged"),
+        ]
+    }
+
+    fn quick(&self) -> Quick {
+        Quick {
+            overrides: vec![
+                ("nodes", "1000"),
+                ("keys", "100000"),
+                ("fail", "0.05,0.1,0.2"),
+            ],
+            seeds: 2,
+            what: "10^3 nodes and 10^5 keys instead of 10^4 and 10^6, p = 0.05, 0.1, 0.2, 2 seeds instead of 5",
+        }
+    }
+
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![
+            MetricSpec {
+                name: "failed_lookup_fraction",
+                unit: "fraction",
+                help: "lookups that did not end at the key's original owner (its node failed, or the lookup failed)",
+            },
+            MetricSpec {
+                name: "unstable",
+                unit: "fraction",
+                help: "live nodes whose successor or predecessor is still wrong when lookups start",
+            },
+        ]
+    }
+
+    fn figures(&self) -> Vec<FigureSpec> {
+        vec![FigureSpec {
+            file: "failed_lookups",
+            title: "Failed lookups vs. fraction of failed nodes",
+            kind: FigureKind::Line {
+                x: "fail",
+                ys: vec![Y::Metric("failed_lookup_fraction")],
+            },
+            y_label: "failed lookups (fraction)",
+            y_log: false,
+            references: vec![Reference::Model {
+                label: "paper: ≈ p (keys of failed nodes are lost)",
+                value: |p| p("fail"),
+            }],
+        }]
+    }
+
+    fn memory_per_run(&self, p: &FailParams) -> Option<u64> {
+        Some(u64::from(p.nodes) * 8_000 + (64 << 20))
+    }
+
+    fn run(&self, p: &FailParams, cx: &RunContext) -> Result<RunOutput, String> {
+        let config = ring_config(p.nodes, &p.build, p.successors, "const:50ms", cx.seed);
+        let ready = ready_time(&config, p.nodes);
+        // Fail at ready + 1 s, stabilise for 120 s, then the lookups over 30 s.
+        let start = Duration::from_secs(122);
+        let window = Duration::from_secs(30);
+        let end = ready + start + window + Duration::from_secs(60);
+        let mut ring = chord::build_with(
+            &config,
+            spread(
+                u64::from(p.lookups),
+                p.nodes as usize,
+                u64::from(p.keys),
+                start,
+                window,
+            ),
+            |sim| cx.watch(sim, end),
+        )?;
+        let original = ring.live_ring();
+        ring.sim.run_until(ring.ready_at + Duration::from_secs(1));
+        // The lookups of the failed nodes never run: count what the survivors asked.
+        let failed_nodes = ring.crash_fraction(p.fail, cx.seed)?;
+        ring.sim.run_until(ring.ready_at + start);
+        let unstable = ring.wrong_neighbours() as f64 / ring.live_ring().len().max(1) as f64;
+        let from = ring.ready_at + start;
+        let per = u64::from(p.lookups) / u64::from(p.nodes);
+        let survivors_lookups = ring
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| ring.chord(m).is_some())
+            .map(|(i, _)| per + u64::from((i as u64) < u64::from(p.lookups) % u64::from(p.nodes)))
+            .sum::<u64>() as usize;
+        run_until_done(&mut ring, from, window, survivors_lookups);
+        let records = ring.records();
+        let missed = records
+            .iter()
+            .filter(|r| !Ring::correct(r, &original))
+            .count();
+        let mut out = RunOutput::new();
+        out.metric(
+            "failed_lookup_fraction",
+            missed as f64 / records.len().max(1) as f64,
+        )
+        .metric("unstable", unstable)
+        .events(ring.sim.stats().events);
+        if failed_nodes == 0 && p.fail > 0.0 {
+            return Err("no node failed: raise --nodes or --fail".into());
+        }
+        Ok(out)
+    }
+}
+
+/// When a ring built with `config` is ready.
+fn ready_time(config: &RingConfig, nodes: u32) -> Instant {
+    match config.build {
+        Build::Joins { growth, settle } => {
+            *chord::join_schedule(nodes as usize * config.virtual_nodes as usize, growth)
+                .last()
+                .unwrap_or(&Instant::ZERO)
+                + settle
+        }
+        Build::Converged => Instant::ZERO,
+    }
+}
+
+// --- chord-frozen --------------------------------------------------------------------
+
+/// `chord-frozen`: lookups in a frozen ring after failures (ToN Table II).
+pub struct ChordFrozen;
+
+/// One point of chord-frozen.
+#[derive(Debug, Deserialize)]
+pub struct FrozenParams {
+    /// Nodes.
+    pub nodes: u32,
+    /// Successor-list length r.
+    pub successors: u32,
+    /// Fraction of the nodes that fails.
+    pub fail: f64,
+    /// Lookups after the failures.
+    pub lookups: u32,
+}
+
+/// ToN Table II: (p, mean path, mean timeouts).
+const FROZEN_PAPER: [(f64, f64, f64); 6] = [
+    (0.0, 3.84, 0.0),
+    (0.1, 4.03, 0.60),
+    (0.2, 4.22, 1.17),
+    (0.3, 4.44, 2.02),
+    (0.4, 4.69, 3.23),
+    (0.5, 5.09, 5.10),
+];
+
+impl Experiment for ChordFrozen {
+    type Params = FrozenParams;
+
+    fn info(&self) -> Info {
+        Info {
+            name: "chord-frozen",
+            measures: "path length and timeouts of lookups in a ring frozen just before a fraction p of its nodes fails",
+            reproduces: Some("Stoica et al., IEEE/ACM ToN 2003, Table II"),
+        }
+    }
+
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::int("nodes", "nodes", 1000, 2, 1_000_000).help("nodes in the ring"),
+            ParamSpec::int("successors", "", 20, 1, 64).help("successor-list length r"),
+            ParamSpec::float("fail", "fraction", 0.1, 0.0, 0.95)
+                .sweep_by_default("0,0.1,0.2,0.3,0.4,0.5")
+                .help("fraction of the nodes that fails"),
+            ParamSpec::int("lookups", "lookups", 10_000, 1, 10_000_000)
+                .help("lookups after the failures, from random live nodes"),
+        ]
+    }
+
+    fn quick(&self) -> Quick {
+        Quick {
+            overrides: vec![("fail", "0,0.2,0.5"), ("lookups", "3000")],
+            seeds: 2,
+            what: "p = 0, 0.2, 0.5 instead of 0 … 0.5 by 0.1, 3,000 lookups instead of 10,000, 2 seeds instead of 5",
+        }
+    }
+
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![MetricSpec {
+            name: "failed_lookups",
+            unit: "lookups",
+            help: "lookups that did not reach the key's current successor",
+        }]
+    }
+
+    fn samples(&self) -> Vec<SampleSpec> {
+        vec![
+            SampleSpec {
+                name: "path",
+                unit: "hops",
+                help: "nodes contacted up to and including the key's successor (ToN's count: hops + 1)",
+                percentiles: &[1.0, 50.0, 99.0],
+                distribution: Distribution::None,
+                value_column: "path",
+            },
+            SampleSpec {
+                name: "timeouts",
+                unit: "timeouts",
+                help: "steps of a lookup that timed out",
+                percentiles: &[1.0, 50.0, 99.0],
+                distribution: Distribution::None,
+                value_column: "timeouts",
+            },
+        ]
+    }
+
+    fn figures(&self) -> Vec<FigureSpec> {
+        vec![
+            FigureSpec {
+                file: "path",
+                title: "Path length in a frozen ring vs. fraction of failed nodes",
+                kind: FigureKind::Line {
+                    x: "fail",
+                    ys: vec![
+                        Y::SampleMean("path"),
+                        Y::Percentile("path", 1.0),
+                        Y::Percentile("path", 99.0),
+                    ],
+                },
+                y_label: "path length (nodes contacted)",
+                y_log: false,
+                references: vec![Reference::Points {
+                    label: "Stoica et al. 2003, Table II, mean",
+                    points: FROZEN_PAPER.iter().map(|&(p, m, _)| (p, m)).collect(),
+                }],
+            },
+            FigureSpec {
+                file: "timeouts",
+                title: "Timeouts per lookup in a frozen ring",
+                kind: FigureKind::Line {
+                    x: "fail",
+                    ys: vec![Y::SampleMean("timeouts"), Y::Percentile("timeouts", 99.0)],
+                },
+                y_label: "timeouts per lookup",
+                y_log: false,
+                references: vec![Reference::Points {
+                    label: "Stoica et al. 2003, Table II, mean",
+                    points: FROZEN_PAPER.iter().map(|&(p, _, t)| (p, t)).collect(),
+                }],
+            },
+        ]
+    }
+
+    fn run(&self, p: &FrozenParams, cx: &RunContext) -> Result<RunOutput, String> {
+        // ToN §V-A: exponential delays, mean 50 ms; a peer silent for 500 ms has failed.
+        let mut config = ring_config(p.nodes, "joins", p.successors, "exp:50ms", cx.seed);
+        config.chord.rpc_timeout = Duration::from_millis(500);
+        let ready = ready_time(&config, p.nodes);
+        let start = Duration::from_secs(2);
+        let window = Duration::from_secs(60);
+        let end = ready + start + window + Duration::from_secs(60);
+        // The failed nodes' share of the lookups never runs: ask for lookups / (1 − p)
+        // so that the survivors make about `lookups`.
+        let asked = (f64::from(p.lookups) / (1.0 - p.fail)).round() as u64;
+        let mut ring = chord::build_with(
+            &config,
+            spread(asked, p.nodes as usize, 0, start, window),
+            |sim| cx.watch(sim, end),
+        )?;
+        // Freeze (no stabilisation, no purging) just before the failures.
+        ring.freeze();
+        ring.sim.run_until(ring.ready_at + Duration::from_secs(1));
+        ring.crash_fraction(p.fail, cx.seed)?;
+        let from = ring.ready_at + start;
+        let expected = ring
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| ring.chord(m).is_some())
+            .map(|(i, _)| {
+                let per = asked / u64::from(p.nodes);
+                (per + u64::from((i as u64) < asked % u64::from(p.nodes))) as usize
+            })
+            .sum();
+        run_until_done(&mut ring, from, window, expected);
+        let truth = ring.live_ring();
+        let records = ring.records();
+        let failed = records.iter().filter(|r| !Ring::correct(r, &truth)).count();
+        let ok: Vec<_> = records
+            .iter()
+            .filter(|r| Ring::correct(r, &truth))
+            .collect();
+        let mut out = RunOutput::new();
+        out.metric("failed_lookups", failed as f64)
+            .samples("path", ok.iter().map(|r| f64::from(r.hops) + 1.0).collect())
+            .samples(
+                "timeouts",
+                records.iter().map(|r| f64::from(r.timeouts)).collect(),
+            )
+            .events(ring.sim.stats().events);
+        Ok(out)
+    }
+}

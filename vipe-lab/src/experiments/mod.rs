@@ -12,6 +12,8 @@ pub fn all() -> Vec<&'static dyn DynExperiment> {
     vec![
         &chord::ChordPaths,
         &chord::ChordLoad,
+        &chord::ChordFail,
+        &chord::ChordFrozen,
         &heartbeat::Heartbeat,
         &sim_scale::SimScale,
     ]
