@@ -302,6 +302,19 @@ impl Chord {
         self.config.check_predecessor = Duration::ZERO;
     }
 
+    /// Changes the mean periods of stabilisation, fix_fingers and check_predecessor
+    /// (each taking effect at its next round; `Duration::ZERO` stops it).
+    pub fn set_maintenance(
+        &mut self,
+        stabilize: Duration,
+        fix_fingers: Duration,
+        check_predecessor: Duration,
+    ) {
+        self.config.stabilize = stabilize;
+        self.config.fix_fingers = fix_fingers;
+        self.config.check_predecessor = check_predecessor;
+    }
+
     /// Memory this node holds on the heap (tables, pending state, store), in bytes.
     pub fn heap_bytes(&self) -> usize {
         self.table.heap_bytes()
@@ -533,6 +546,9 @@ impl Chord {
                 if owner.id != self.table.me().id {
                     self.table.set_successors(owner, rest);
                     self.joined = true;
+                    // Stabilise at once: the successor learns of us (and tells its old
+                    // predecessor) now, not a stabilisation period later.
+                    self.stabilize_now(cx);
                 } else {
                     cx.start_timer(ChordTimer::Join, self.config.rpc_timeout.saturating_mul(2));
                 }
@@ -760,8 +776,14 @@ impl Chord {
                 }
             }
             Kind::Ping => {
-                let env = self.envelope(Kind::Pong, 0, msg.request, Id::ZERO);
-                self.send(cx, from.addr, env, &[], &[]);
+                // The answer names our predecessor: a lookup that reached us as a key's
+                // owner checks that the key is ours, (predecessor, us].
+                let (flags, list) = match self.table.predecessor() {
+                    Some(p) => (HAS_PRED, alloc::vec![p]),
+                    None => (0, Vec::new()),
+                };
+                let env = self.envelope(Kind::Pong, flags, msg.request, Id::ZERO);
+                self.send(cx, from.addr, env, &list, &[]);
             }
             Kind::Leave => {
                 self.table.remove(from.id);
@@ -872,11 +894,28 @@ impl Chord {
                 self.send(cx, succ.addr, env, &[], &[]);
             }
             (Kind::Ping, Kind::Pong) => {
-                if let Some(id) = rpc.lookup {
-                    // The owner answered: the lookup is done (owners is non-empty, so
-                    // lookup_found records it rather than pinging again).
-                    self.lookup_found(cx, id, from, &[]);
+                let Some(id) = rpc.lookup else { return };
+                let pred = (msg.flags & HAS_PRED != 0)
+                    .then(|| msg.entries.first().copied())
+                    .flatten();
+                let Some(lookup) = self.lookups.get_mut(&id) else {
+                    return;
+                };
+                if let Some(p) = pred
+                    && !lookup.target.in_half_open(p.id, from.id)
+                    && lookup.hops < MAX_HOPS
+                {
+                    // A node has joined between the key and the node we reached (which
+                    // knows it as its predecessor): the owner is further back.
+                    cx.count("chord: owner redirected to a newer predecessor");
+                    lookup.hops = lookup.hops.saturating_add(1);
+                    lookup.owners.insert(0, p);
+                    lookup.owners.retain(|o| o.id != from.id);
+                    return self.reach_next_owner(cx, id);
                 }
+                // The owner answered and the key is its own: the lookup is done (owners
+                // is non-empty, so lookup_found records it rather than pinging again).
+                self.lookup_found(cx, id, from, &[]);
             }
             (Kind::Put, Kind::PutAck) => {
                 if let Some(id) = rpc.lookup
@@ -1058,6 +1097,11 @@ impl Chord {
         if self.workload_left == 0 || self.left {
             return;
         }
+        if !self.joined {
+            // Not part of a ring yet: a lookup would answer from an empty table.
+            cx.start_timer(ChordTimer::Workload, self.config.rpc_timeout);
+            return;
+        }
         self.workload_left -= 1;
         let target = if w.keys == 0 {
             let mut bytes = [0u8; 20];
@@ -1089,6 +1133,15 @@ impl Chord {
         // Take the peer as failed and route around it.
         if rpc.peer.id != Id::ZERO && self.config.purge_on_timeout {
             self.table.remove(rpc.peer.id);
+            if self.table.successor().id == self.table.me().id
+                && self.config.bootstrap.is_some()
+                && self.joined
+            {
+                // Every node we knew has failed: join again rather than answer for the
+                // whole ring.
+                self.joined = false;
+                cx.start_timer(ChordTimer::Join, Duration::ZERO);
+            }
         }
         if let Some(id) = rpc.lookup
             && let Some(lookup) = self.lookups.get_mut(&id)

@@ -782,3 +782,260 @@ impl Experiment for ChordFrozen {
         Ok(out)
     }
 }
+
+// --- chord-churn ---------------------------------------------------------------------
+
+/// `chord-churn`: lookups while nodes join and fail (ToN Table III).
+pub struct ChordChurn;
+
+/// One point of chord-churn.
+#[derive(Debug, Deserialize)]
+pub struct ChurnParams {
+    /// Nodes at the start.
+    pub nodes: u32,
+    /// Successor-list length r.
+    pub successors: u32,
+    /// Joins per second, and failures per second (each a Poisson process).
+    pub rate: f64,
+    /// Lookups (Poisson, one per second over the whole system).
+    pub lookups: u32,
+    /// Mean stabilisation period, s (each wait uniform in [0.5, 1.5] × it).
+    pub stabilize_s: f64,
+}
+
+impl Experiment for ChordChurn {
+    type Params = ChurnParams;
+
+    fn info(&self) -> Info {
+        Info {
+            name: "chord-churn",
+            measures: "path length, timeouts and failed lookups while nodes join and fail at rate R",
+            reproduces: Some("Stoica et al., IEEE/ACM ToN 2003, Table III"),
+        }
+    }
+
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::int("nodes", "nodes", 1000, 2, 1_000_000).help("nodes at the start"),
+            ParamSpec::int("successors", "", 20, 1, 64).help("successor-list length r"),
+            ParamSpec::float("rate", "per s", 0.05, 0.0, 1000.0)
+                .sweep_by_default("0.05..0.4:+0.05")
+                .help("joins per second, and as many failures per second (Poisson)"),
+            ParamSpec::int("lookups", "lookups", 10_000, 1, 100_000_000)
+                .help("lookups, one per second over the whole system (Poisson): the run lasts about this many seconds"),
+            ParamSpec::float("stabilize-s", "s", 30.0, 0.1, 3600.0)
+                .help("mean stabilisation period; each round waits U[0.5, 1.5] × it, i.e. U[15, 45] s by default"),
+        ]
+    }
+
+    fn quick(&self) -> Quick {
+        Quick {
+            overrides: vec![("rate", "0.05,0.2,0.4"), ("lookups", "2000")],
+            seeds: 2,
+            what: "R = 0.05, 0.2, 0.4 instead of 0.05 … 0.4 by 0.05, 2,000 lookups (s) instead of 10,000, 2 seeds instead of 5",
+        }
+    }
+
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![
+            MetricSpec {
+                name: "failures_per_10k",
+                unit: "per 10^4 lookups",
+                help: "lookups that did not reach the key's current successor, per 10,000",
+            },
+            MetricSpec {
+                name: "churn_per_stabilization",
+                unit: "joins per period",
+                help: "joins (and failures) per mean stabilisation period: R × period",
+            },
+        ]
+    }
+
+    fn samples(&self) -> Vec<SampleSpec> {
+        vec![
+            SampleSpec {
+                name: "path",
+                unit: "hops",
+                help: "nodes contacted up to and including the key's successor (hops + 1), lookups that reached it",
+                percentiles: &[1.0, 50.0, 99.0],
+                distribution: Distribution::None,
+                value_column: "path",
+            },
+            SampleSpec {
+                name: "timeouts",
+                unit: "timeouts",
+                help: "steps of a lookup that timed out",
+                percentiles: &[50.0, 99.0],
+                distribution: Distribution::None,
+                value_column: "timeouts",
+            },
+        ]
+    }
+
+    fn figures(&self) -> Vec<FigureSpec> {
+        vec![
+            FigureSpec {
+                file: "failures",
+                title: "Failed lookups under churn",
+                kind: FigureKind::Line {
+                    x: "rate",
+                    ys: vec![Y::Metric("failures_per_10k")],
+                },
+                y_label: "failed lookups per 10,000",
+                y_log: false,
+                references: vec![Reference::Points {
+                    label: "Stoica et al. 2003, Table III (R = 0.05 and 0.40)",
+                    points: vec![(0.05, 0.0), (0.4, 16.0)],
+                }],
+            },
+            FigureSpec {
+                file: "timeouts",
+                title: "Timeouts per lookup under churn",
+                kind: FigureKind::Line {
+                    x: "rate",
+                    ys: vec![Y::SampleMean("timeouts")],
+                },
+                y_label: "timeouts per lookup",
+                y_log: false,
+                references: vec![Reference::Points {
+                    label: "Stoica et al. 2003, Table III (R = 0.05 and 0.40)",
+                    points: vec![(0.05, 0.05), (0.4, 0.46)],
+                }],
+            },
+            FigureSpec {
+                file: "path",
+                title: "Path length under churn",
+                kind: FigureKind::Line {
+                    x: "rate",
+                    ys: vec![Y::SampleMean("path")],
+                },
+                y_label: "path length (nodes contacted)",
+                y_log: false,
+                references: vec![Reference::Points {
+                    label: "Stoica et al. 2003, Table III (R = 0.05 and 0.40)",
+                    points: vec![(0.05, 3.81), (0.4, 4.06)],
+                }],
+            },
+        ]
+    }
+
+    fn memory_per_run(&self, p: &ChurnParams) -> Option<u64> {
+        let joined = (p.rate * f64::from(p.lookups)) as u64;
+        Some((u64::from(p.nodes) + joined) * 8_000 + u64::from(p.lookups) * 64 + (64 << 20))
+    }
+
+    fn run(&self, p: &ChurnParams, cx: &RunContext) -> Result<RunOutput, String> {
+        use std::collections::BTreeSet;
+
+        let mut config = ring_config(p.nodes, "joins", p.successors, "exp:50ms", cx.seed);
+        config.chord.rpc_timeout = Duration::from_millis(500);
+        let ready = ready_time(&config, p.nodes);
+        let period = Duration::from_secs_f64(p.stabilize_s);
+        // One lookup per second over the system: each node at rate 1/N.
+        let per_node = Workload {
+            start: Duration::from_secs(1),
+            count: u32::MAX,
+            interval: Duration::from_secs(u64::from(p.nodes)),
+            poisson: true,
+            keys: 0,
+        };
+        let run_time = Duration::from_secs(u64::from(p.lookups));
+        let end = ready + run_time + Duration::from_secs(2);
+        let mut ring = chord::build_with(&config, |_| Some(per_node), |sim| cx.watch(sim, end))?;
+        // From now on, the ToN settings: one stabilisation round (successor, one finger,
+        // predecessor check) every U[15, 45] s.
+        for m in ring.members.clone() {
+            if let Some(node) = ring.sim.node_mut(m.node)
+                && let Some(c) = node.protocol_mut(m.handle)
+            {
+                c.set_maintenance(period, period, period);
+            }
+        }
+        let mut join_config = config.clone();
+        join_config.chord.stabilize = period;
+        join_config.chord.fix_fingers = period;
+        join_config.chord.check_predecessor = period;
+        // The churn: joins and failures, each a Poisson process at `rate`.
+        let mut rng = vipe_rt::NodeRng::seed_from_u64(cx.seed ^ 0xc4_u64);
+        let exp = |rng: &mut vipe_rt::NodeRng, rate: f64| {
+            if rate <= 0.0 {
+                Duration::from_secs(u64::MAX / 4_000_000_000)
+            } else {
+                Duration::from_secs_f64(-(1.0 - rng.f64()).ln() / rate)
+            }
+        };
+        let start = ring.ready_at;
+        let stop = start + run_time;
+        let mut next_join = start + exp(&mut rng, p.rate);
+        let mut next_fail = start + exp(&mut rng, p.rate);
+        let mut live: BTreeSet<Id> = ring.live_ring().iter().map(|q| q.id).collect();
+        // Membership changes in time order, for judging each lookup at its end.
+        let initial = live.clone();
+        let mut changes: Vec<(Instant, bool, Id)> = Vec::new();
+        while next_join.min(next_fail) < stop {
+            if next_join <= next_fail {
+                ring.sim.run_until(next_join);
+                let m = ring.join(&join_config, &mut rng, Some(per_node))?;
+                changes.push((next_join, true, m.peer.id));
+                live.insert(m.peer.id);
+                next_join = next_join + exp(&mut rng, p.rate);
+            } else {
+                ring.sim.run_until(next_fail);
+                if let Some(m) = ring.crash_random(&mut rng)? {
+                    changes.push((next_fail, false, m.peer.id));
+                    live.remove(&m.peer.id);
+                }
+                next_fail = next_fail + exp(&mut rng, p.rate);
+            }
+        }
+        ring.sim.run_until(stop);
+        // Lookups that started in the measured window and ended, from every member that
+        // ever lived (crashed ones' records included).
+        let mut records: Vec<_> = ring
+            .members
+            .iter()
+            .filter_map(|m| ring.sim.node(m.node)?.protocol(m.handle))
+            .flat_map(|c| c.records.iter().copied())
+            .filter(|r| r.started >= start && r.started + r.latency <= stop)
+            .collect();
+        records.sort_by_key(|r| (r.started + r.latency, r.target));
+        let mut members = initial;
+        let mut next_change = 0;
+        let mut failed = 0usize;
+        let mut paths = Vec::new();
+        for r in &records {
+            let done = r.started + r.latency;
+            while next_change < changes.len() && changes[next_change].0 <= done {
+                let (_, joined, id) = changes[next_change];
+                if joined {
+                    members.insert(id);
+                } else {
+                    members.remove(&id);
+                }
+                next_change += 1;
+            }
+            let truth = members
+                .range(r.target..)
+                .next()
+                .or_else(|| members.iter().next())
+                .copied();
+            match r.owner {
+                Some(o) if Some(o.id) == truth => paths.push(f64::from(r.hops) + 1.0),
+                _ => failed += 1,
+            }
+        }
+        let mut out = RunOutput::new();
+        out.metric(
+            "failures_per_10k",
+            failed as f64 * 1e4 / records.len().max(1) as f64,
+        )
+        .metric("churn_per_stabilization", p.rate * p.stabilize_s)
+        .samples("path", paths)
+        .samples(
+            "timeouts",
+            records.iter().map(|r| f64::from(r.timeouts)).collect(),
+        )
+        .events(ring.sim.stats().events);
+        Ok(out)
+    }
+}

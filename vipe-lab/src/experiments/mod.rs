@@ -14,6 +14,7 @@ pub fn all() -> Vec<&'static dyn DynExperiment> {
         &chord::ChordLoad,
         &chord::ChordFail,
         &chord::ChordFrozen,
+        &chord::ChordChurn,
         &heartbeat::Heartbeat,
         &sim_scale::SimScale,
     ]
