@@ -903,14 +903,17 @@ impl Chord {
                 };
                 if let Some(p) = pred
                     && !lookup.target.in_half_open(p.id, from.id)
+                    && !lookup.dead.contains(&p.id)
                     && lookup.hops < MAX_HOPS
                 {
                     // A node has joined between the key and the node we reached (which
-                    // knows it as its predecessor): the owner is further back.
+                    // knows it as its predecessor): the owner is further back. The node
+                    // we reached stays next in line, should that predecessor be dead.
                     cx.count("chord: owner redirected to a newer predecessor");
                     lookup.hops = lookup.hops.saturating_add(1);
+                    lookup.owners.retain(|o| o.id != from.id && o.id != p.id);
+                    lookup.owners.insert(0, from);
                     lookup.owners.insert(0, p);
-                    lookup.owners.retain(|o| o.id != from.id);
                     return self.reach_next_owner(cx, id);
                 }
                 // The owner answered and the key is its own: the lookup is done (owners

@@ -235,9 +235,11 @@ mod tests {
         // comes before it.
         t.set_finger(Id::from_top_u64(164), peer(150));
         assert_eq!(t.fingers(), [peer(110), peer(150), peer(200), peer(300)]);
-        // A lookup of 120 that ended at 250: 150 and 200 (in [120, 250)) must be gone.
+        // A lookup of 120 that ended at 250: 150 and 200 (in [120, 250)) must be gone,
+        // and 300 too: 250 is the first node at distance ≥ 128, and no power of two lies
+        // between 250's distance (150) and 300's (200), so no finger slot points at 300.
         t.set_finger(Id::from_top_u64(120), peer(250));
-        assert_eq!(t.fingers(), [peer(110), peer(250), peer(300)]);
+        assert_eq!(t.fingers(), [peer(110), peer(250)]);
         assert_eq!(t.finger(96 + 3), Some(peer(110))); // distance ≥ 8 · 2^96
         assert_eq!(t.finger(96 + 5), Some(peer(250))); // ≥ 32
         assert_eq!(t.finger(96 + 8), None); // ≥ 256: none known

@@ -978,14 +978,14 @@ impl Experiment for ChordChurn {
                 let m = ring.join(&join_config, &mut rng, Some(per_node))?;
                 changes.push((next_join, true, m.peer.id));
                 live.insert(m.peer.id);
-                next_join = next_join + exp(&mut rng, p.rate);
+                next_join += exp(&mut rng, p.rate);
             } else {
                 ring.sim.run_until(next_fail);
                 if let Some(m) = ring.crash_random(&mut rng)? {
                     changes.push((next_fail, false, m.peer.id));
                     live.remove(&m.peer.id);
                 }
-                next_fail = next_fail + exp(&mut rng, p.rate);
+                next_fail += exp(&mut rng, p.rate);
             }
         }
         ring.sim.run_until(stop);
