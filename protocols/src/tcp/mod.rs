@@ -16,6 +16,7 @@ pub mod options;
 pub mod recv_buffer;
 pub mod rto;
 pub mod sack;
+pub mod script;
 pub mod segment;
 pub mod send_buffer;
 pub mod seq;

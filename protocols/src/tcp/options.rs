@@ -123,7 +123,9 @@ impl TcpOptions {
                     out.timestamps = Some((val, ecr));
                 }
                 KIND_SACK => {
-                    if body.is_empty() || body.len() % 8 != 0 || body.len() / 8 > MAX_SACK_BLOCKS
+                    if body.is_empty()
+                        || !body.len().is_multiple_of(8)
+                        || body.len() / 8 > MAX_SACK_BLOCKS
                     {
                         return Err(OptionsError::BadLength);
                     }
@@ -228,10 +230,19 @@ mod tests {
     #[test]
     fn malformed_options_are_errors() {
         assert_eq!(TcpOptions::parse(&[2]), Err(OptionsError::PastHeader));
-        assert_eq!(TcpOptions::parse(&[2, 8, 0, 0]), Err(OptionsError::PastHeader));
+        assert_eq!(
+            TcpOptions::parse(&[2, 8, 0, 0]),
+            Err(OptionsError::PastHeader)
+        );
         assert_eq!(TcpOptions::parse(&[99, 0]), Err(OptionsError::PastHeader));
-        assert_eq!(TcpOptions::parse(&[2, 3, 0, 0]), Err(OptionsError::BadLength));
-        assert_eq!(TcpOptions::parse(&[5, 2, 0, 0]), Err(OptionsError::BadLength));
+        assert_eq!(
+            TcpOptions::parse(&[2, 3, 0, 0]),
+            Err(OptionsError::BadLength)
+        );
+        assert_eq!(
+            TcpOptions::parse(&[5, 2, 0, 0]),
+            Err(OptionsError::BadLength)
+        );
         // Unknown options are skipped; EOL ends the list.
         let o = TcpOptions::parse(&[99, 3, 0, 1, 0, 2, 4, 0, 0]).unwrap();
         assert_eq!(o.mss, None);

@@ -42,7 +42,13 @@ impl Scoreboard {
     }
 
     /// Records a SACK block, clipped to `[una, max)`. Returns whether it told anything new.
-    pub fn add(&mut self, left: SeqNumber, right: SeqNumber, una: SeqNumber, max: SeqNumber) -> bool {
+    pub fn add(
+        &mut self,
+        left: SeqNumber,
+        right: SeqNumber,
+        una: SeqNumber,
+        max: SeqNumber,
+    ) -> bool {
         let (l, r) = (left.max(una), right.min(max));
         if l >= r {
             return false;
@@ -133,7 +139,12 @@ impl Scoreboard {
 
     /// RFC 6675 NextSeg rule 1: the first lost, unSACKed, not yet retransmitted range at
     /// or above `high_rxt`, at most `smss` long.
-    pub fn next_lost(&self, una: SeqNumber, high_rxt: SeqNumber, smss: usize) -> Option<(SeqNumber, usize)> {
+    pub fn next_lost(
+        &self,
+        una: SeqNumber,
+        high_rxt: SeqNumber,
+        smss: usize,
+    ) -> Option<(SeqNumber, usize)> {
         for (a, b) in self.holes(una) {
             let start = a.max(high_rxt);
             if start < b && self.is_lost(start, smss) {

@@ -251,7 +251,10 @@ mod tests {
     fn refusals_are_named() {
         let mut bytes = syn().to_bytes(A, B, b"");
         bytes[30] ^= 1;
-        assert_eq!(Segment::parse(A, B, &bytes).unwrap_err().reason(), "bad TCP checksum");
+        assert_eq!(
+            Segment::parse(A, B, &bytes).unwrap_err().reason(),
+            "bad TCP checksum"
+        );
         let bad = Segment {
             flags: SYN | FIN,
             ..syn()

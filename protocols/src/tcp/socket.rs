@@ -133,8 +133,12 @@ impl fmt::Display for TcpError {
                 f,
                 "not possible in state {s}: connect or listen first, or use a fresh socket"
             ),
-            TcpError::SendClosed => f.write_str("the send side is closed (close/shutdown was called)"),
-            TcpError::Finished => f.write_str("the peer closed the connection and all data was read"),
+            TcpError::SendClosed => {
+                f.write_str("the send side is closed (close/shutdown was called)")
+            }
+            TcpError::Finished => {
+                f.write_str("the peer closed the connection and all data was read")
+            }
             TcpError::Reset => f.write_str("the connection was reset by the peer"),
             TcpError::Refused => f.write_str("the connection was refused by the peer"),
             TcpError::TimedOut => f.write_str(
@@ -772,7 +776,9 @@ impl TcpSocket {
         let mut field = (wnd >> shift).min(0xffff);
         // Never move the right edge left (RFC 9293 MUST-?: no shrinking) through rounding.
         if self.rcv_nxt + (field << shift) < self.rcv_adv {
-            field = (self.rcv_adv.since(self.rcv_nxt)).div_ceil(1 << shift).min(0xffff);
+            field = (self.rcv_adv.since(self.rcv_nxt))
+                .div_ceil(1 << shift)
+                .min(0xffff);
         }
         let edge = self.rcv_nxt + (field << shift);
         self.rcv_adv = edge.max(self.rcv_adv);
@@ -801,13 +807,19 @@ impl TcpSocket {
             ..TcpOptions::default()
         };
         let offer = |ours: bool, theirs: bool| ours && answering.is_none_or(|_| theirs);
-        if offer(c.window_scaling, answering.is_some_and(|a| a.window_scale.is_some())) {
+        if offer(
+            c.window_scaling,
+            answering.is_some_and(|a| a.window_scale.is_some()),
+        ) {
             o.window_scale = Some(self.config.window_shift());
         }
         if offer(c.sack, answering.is_some_and(|a| a.sack_permitted)) {
             o.sack_permitted = true;
         }
-        if offer(c.timestamps, answering.is_some_and(|a| a.timestamps.is_some())) {
+        if offer(
+            c.timestamps,
+            answering.is_some_and(|a| a.timestamps.is_some()),
+        ) {
             let ecr = answering.and_then(|a| a.timestamps).map_or(0, |t| t.0);
             o.timestamps = Some((self.ts_now(now), ecr));
         }
@@ -1041,14 +1053,14 @@ impl TcpSocket {
         let seg_len = seg.seq_len(payload.len());
 
         // PAWS (RFC 7323 5.3).
-        if self.ts_ok && !seg.has(RST) {
-            if let Some((val, _)) = seg.options.timestamps {
-                let idle = now - self.ts_recent_at;
-                if (val.wrapping_sub(self.ts_recent) as i32) < 0 && idle < PAWS_IDLE {
-                    self.ack_now = true;
-                    return Err(DropReason::Paws);
-                }
-            }
+        if self.ts_ok
+            && !seg.has(RST)
+            && let Some((val, _)) = seg.options.timestamps
+            && (val.wrapping_sub(self.ts_recent) as i32) < 0
+            && now - self.ts_recent_at < PAWS_IDLE
+        {
+            self.ack_now = true;
+            return Err(DropReason::Paws);
         }
 
         // Sequence check; a zero window still admits the ACK, RST and URG of a
@@ -1135,15 +1147,13 @@ impl TcpSocket {
 
         // From here on the segment is accepted.
         self.stats.segments_received += 1;
-        if self.ts_ok {
-            if let Some((val, _)) = seg.options.timestamps {
-                if seg.seq <= self.last_ack_sent
-                    && (val.wrapping_sub(self.ts_recent) as i32) >= 0
-                {
-                    self.ts_recent = val;
-                    self.ts_recent_at = now;
-                }
-            }
+        if self.ts_ok
+            && let Some((val, _)) = seg.options.timestamps
+            && seg.seq <= self.last_ack_sent
+            && (val.wrapping_sub(self.ts_recent) as i32) >= 0
+        {
+            self.ts_recent = val;
+            self.ts_recent_at = now;
         }
         self.process_ack(now, seg, payload.len());
         if self.state == State::Closed {
@@ -1151,7 +1161,11 @@ impl TcpSocket {
         }
 
         // Text.
-        let payload = if zero_window_ack { &payload[..0] } else { payload };
+        let payload = if zero_window_ack {
+            &payload[..0]
+        } else {
+            payload
+        };
         let mut fin = seg.has(FIN) && !zero_window_ack;
         if matches!(
             self.state,
@@ -1205,7 +1219,9 @@ impl TcpSocket {
         let mut new_sack = false;
         if self.sack_ok {
             for b in seg.options.sack_blocks() {
-                new_sack |= self.scoreboard.add(b.left, b.right, self.snd_una, self.snd_max);
+                new_sack |= self
+                    .scoreboard
+                    .add(b.left, b.right, self.snd_una, self.snd_max);
             }
         }
 
@@ -1264,11 +1280,11 @@ impl TcpSocket {
         // RTT (RFC 6298, Karn's rule; RFC 7323 with timestamps).
         if let Some((_, ecr)) = seg.options.timestamps.filter(|_| self.ts_ok) {
             self.take_rtt_ts(now, ecr);
-        } else if let Some((timed, at)) = self.rtt_timed {
-            if seg.ack > timed {
-                self.rto.sample(now - at);
-                self.rtt_timed = None;
-            }
+        } else if let Some((timed, at)) = self.rtt_timed
+            && seg.ack > timed
+        {
+            self.rto.sample(now - at);
+            self.rtt_timed = None;
         }
         if self.fin_seq().is_some_and(|f| seg.ack == f + 1) {
             self.fin_acked = true;
@@ -1392,7 +1408,10 @@ impl TcpSocket {
         };
         if offset > 0 {
             // Out of order: remember for SACK and answer with a duplicate ACK at once.
-            self.note_sack(seq, seq + data.len().min(self.rcv_wnd().saturating_sub(offset)));
+            self.note_sack(
+                seq,
+                seq + data.len().min(self.rcv_wnd().saturating_sub(offset)),
+            );
             self.ack_now = true;
         }
         if in_order > 0 {
@@ -1472,7 +1491,12 @@ impl TcpSocket {
         }
         // Ranges never reported yet (possible after truncation) follow.
         for r in ranges {
-            if !seen.contains(&r.0) && !o.push_sack(SackBlock { left: r.0, right: r.1 }) {
+            if !seen.contains(&r.0)
+                && !o.push_sack(SackBlock {
+                    left: r.0,
+                    right: r.1,
+                })
+            {
                 break;
             }
             seen.push(r.0);
@@ -1663,7 +1687,11 @@ impl TcpSocket {
                 match self.scoreboard.next_lost(self.snd_una, self.high_rxt, smss) {
                     Some(x) => x,
                     None if self.high_rxt == self.snd_una => {
-                        let hole_end = self.scoreboard.ranges().first().map_or(self.snd_max, |r| r.0);
+                        let hole_end = self
+                            .scoreboard
+                            .ranges()
+                            .first()
+                            .map_or(self.snd_max, |r| r.0);
                         (self.snd_una, smss.min(hole_end.since(self.snd_una)))
                     }
                     None => {
@@ -1703,7 +1731,7 @@ impl TcpSocket {
         self.stats.window_probes += 1;
         self.rtx_at = Some(now + self.rto.rto());
         let unsent = self.unsent_data();
-        if self.snd_max > self.snd_una && self.send_buf.len() > 0 {
+        if self.snd_max > self.snd_una && !self.send_buf.is_empty() {
             // Probe with the oldest unacknowledged byte again.
             return self.data_segment(now, self.snd_una, 1, true);
         }
