@@ -37,7 +37,18 @@ macro_rules! scripts {
     };
 }
 
-scripts!(passive_open, active_open);
+scripts!(
+    passive_open,
+    active_open,
+    close_active,
+    close_passive,
+    close_simultaneous,
+    close_with_data,
+    simultaneous_open,
+    retransmit_syn,
+    retransmit_data,
+    fast_recovery_newreno,
+);
 
 #[test]
 fn runner_fails_wrong_expectations() {

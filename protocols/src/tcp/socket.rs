@@ -635,7 +635,7 @@ impl TcpSocket {
         let threshold = (self.recv_buf.capacity() / 2).min(2 * self.config.mss as usize);
         if self.state.is_synchronized()
             && !self.fin_received
-            && self.recv_buf.window() >= current + threshold
+            && self.free_window() >= current + threshold
         {
             self.ack_now = true;
         }
@@ -750,11 +750,16 @@ impl TcpSocket {
         self.fin_acked
     }
 
+    /// Free receive buffer, capped at what the window field can say.
+    fn free_window(&self) -> usize {
+        self.recv_buf.window().min(0xffff << self.rcv_shift)
+    }
+
     /// The window to offer: the free buffer, but the right edge only moves right by at
     /// least min(buffer / 2, MSS) at a time (receiver SWS avoidance, RFC 9293
     /// 3.8.6.2.2) and never moves left.
     fn advertisable_window(&self) -> usize {
-        let free = self.recv_buf.window();
+        let free = self.free_window();
         let current = self.rcv_wnd();
         let threshold = (self.recv_buf.capacity() / 2).min(self.config.mss as usize);
         if free >= current + threshold {
@@ -1009,6 +1014,7 @@ impl TcpSocket {
             self.update_window(seg.seq, seg.ack, usize::from(seg.window));
             self.rtx_at = None;
             self.rtx_since = None;
+            self.restart_rto_after_syn_loss();
             self.state = State::Established;
             self.events |= EV_CONNECTED | EV_WRITABLE;
             self.ack_now = true;
@@ -1020,6 +1026,19 @@ impl TcpSocket {
             self.syn_pending = true;
         }
         Ok(())
+    }
+
+    /// RFC 6298 5.7: if the SYN (or SYN-ACK) timed out and no RTT sample exists, data
+    /// starts with an RTO of 3 s.
+    fn restart_rto_after_syn_loss(&mut self) {
+        if self.rto.srtt().is_none() && self.rto.backoff() > 0 {
+            let c = &self.config;
+            self.rto = RtoEstimator::new(
+                Duration::from_secs(3).max(c.initial_rto),
+                c.min_rto,
+                c.max_rto,
+            );
+        }
     }
 
     fn take_rtt_ts(&mut self, now: Instant, ecr: u32) {
@@ -1050,6 +1069,23 @@ impl TcpSocket {
         seg: &Segment,
         payload: &[u8],
     ) -> Result<(), DropReason> {
+        // Simultaneous open (RFC 9293 figure 8): the peer's SYN-ACK repeats its SYN,
+        // which we already have; its ACK is what matters.
+        let trimmed;
+        let seg = if self.state == State::SynReceived
+            && seg.has(SYN | ACK)
+            && seg.seq == self.irs
+            && payload.is_empty()
+        {
+            trimmed = Segment {
+                flags: seg.flags & !SYN,
+                seq: seg.seq + 1,
+                ..*seg
+            };
+            &trimmed
+        } else {
+            seg
+        };
         let seg_len = seg.seq_len(payload.len());
 
         // PAWS (RFC 7323 5.3).
@@ -1127,6 +1163,7 @@ impl TcpSocket {
             if let Some((_, at)) = self.rtt_timed.take() {
                 self.rto.sample(now - at);
             }
+            self.restart_rto_after_syn_loss();
             self.snd_wl1 = seg.seq - 1; // force the window update below
             self.state = if self.fin_queued {
                 State::FinWait1
