@@ -48,22 +48,32 @@ scripts!(
     retransmit_syn,
     retransmit_data,
     fast_recovery_newreno,
+    sack_recovery,
+    sack_receiver,
+    sack_not_negotiated,
+    window_scaling,
+    window_scaling_refused,
+    paws,
+    rfc5961_rst,
+    rfc5961_syn,
+    rfc5961_ack,
+    zero_window,
 );
 
 #[test]
 fn runner_fails_wrong_expectations() {
     // Wrong ack number.
-    let e = script::run(
-        "0 listen\n0.1 < S 0:0(0) win 1000\n+0 > S. 0:0(0) ack 2\n",
-    )
-    .unwrap_err();
+    let e = script::run("0 listen\n0.1 < S 0:0(0) win 1000\n+0 > S. 0:0(0) ack 2\n").unwrap_err();
     assert_eq!(e.line, 3, "{e}");
     // A segment sent but not expected.
     let e = script::run("0 listen\n0.1 < S 0:0(0) win 1000\n+1 < . 1:1(0) ack 1\n").unwrap_err();
     assert!(e.message.contains("unexpected segment"), "{e}");
     // Expected too early.
     let e = script::run("0 connect\n+0 > S 0:0(0)\n+0.5 > S 0:0(0)\n").unwrap_err();
-    assert!(e.message.contains("none was sent") || e.message.contains("expected at"), "{e}");
+    assert!(
+        e.message.contains("none was sent") || e.message.contains("expected at"),
+        "{e}"
+    );
     // A drop that did not happen.
     let e = script::run("0 listen\n0.1 < S 0:0(0) win 1000 drop\n").unwrap_err();
     assert!(e.message.contains("dropped"), "{e}");

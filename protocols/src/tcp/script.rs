@@ -394,9 +394,8 @@ impl Runner {
         value: Option<&str>,
     ) -> Result<(), ScriptError> {
         let c = &mut self.config;
-        let num = |what: &str| -> Result<u64, ScriptError> {
-            parse_num(line, value.unwrap_or(""), what)
-        };
+        let num =
+            |what: &str| -> Result<u64, ScriptError> { parse_num(line, value.unwrap_or(""), what) };
         match key {
             Some("sack") => c.sack = on_off(line, value)?,
             Some("timestamps") => c.timestamps = on_off(line, value)?,
@@ -493,7 +492,10 @@ impl Runner {
         let Some((at, out)) = self.queue.pop_front() else {
             return err(
                 line,
-                format!("expected a segment at {:.3}, none was sent", t.as_secs_f64()),
+                format!(
+                    "expected a segment at {:.3}, none was sent",
+                    t.as_secs_f64()
+                ),
             );
         };
         let got = self.describe(&out);
@@ -565,7 +567,9 @@ impl Runner {
                 [] | ["nop"] | ["eol"] => {}
                 ["mss", n] => want.mss = num(n)?.map(|v| v as u16).or(o.mss.filter(|_| *n == "*")),
                 ["wscale", n] => {
-                    want.window_scale = num(n)?.map(|v| v as u8).or(o.window_scale.filter(|_| *n == "*"))
+                    want.window_scale = num(n)?
+                        .map(|v| v as u8)
+                        .or(o.window_scale.filter(|_| *n == "*"))
                 }
                 ["sackOK"] => want.sack_permitted = true,
                 ["TS", "val", v, "ecr", e] => ts = Some((num(v)?, num(e)?)),
@@ -609,7 +613,9 @@ impl Runner {
         let arg = w.next();
         match cmd {
             "listen" => {
-                self.sock.listen(LOCAL, SeqNumber(LOCAL_ISS)).or_else(|e| err(line, format!("{e}")))?;
+                self.sock
+                    .listen(LOCAL, SeqNumber(LOCAL_ISS))
+                    .or_else(|e| err(line, format!("{e}")))?;
                 self.sock.set_remote(REMOTE);
             }
             "connect" => {
@@ -621,7 +627,10 @@ impl Runner {
                 let n: usize = parse_num(line, arg.unwrap_or(""), "send")?;
                 let start = self.write_offset;
                 let data: Vec<u8> = (0..n).map(|i| pattern(start + i)).collect();
-                let took = self.sock.send(&data).or_else(|e| err(line, format!("{e}")))?;
+                let took = self
+                    .sock
+                    .send(&data)
+                    .or_else(|e| err(line, format!("{e}")))?;
                 self.write_offset += took;
                 if took != n {
                     return err(line, format!("send took {took} of {n} bytes"));
@@ -630,18 +639,30 @@ impl Runner {
             "recv" => {
                 let n: usize = parse_num(line, arg.unwrap_or(""), "recv")?;
                 let mut buf = alloc::vec![0u8; n];
-                let got = self.sock.recv(&mut buf).or_else(|e| err(line, format!("{e}")))?;
+                let got = self
+                    .sock
+                    .recv(&mut buf)
+                    .or_else(|e| err(line, format!("{e}")))?;
                 if got != n {
                     return err(line, format!("recv got {got} bytes, expected {n}"));
                 }
-                if buf.iter().enumerate().any(|(i, b)| *b != pattern(self.read_offset + i)) {
+                if buf
+                    .iter()
+                    .enumerate()
+                    .any(|(i, b)| *b != pattern(self.read_offset + i))
+                {
                     return err(line, "received bytes differ from the bytes sent");
                 }
                 self.read_offset += n;
             }
             "recv_eof" => match self.sock.recv(&mut [0u8; 1]) {
                 Err(super::socket::TcpError::Finished) => {}
-                other => return err(line, format!("expected the end of the stream, got {other:?}")),
+                other => {
+                    return err(
+                        line,
+                        format!("expected the end of the stream, got {other:?}"),
+                    );
+                }
             },
             "close" => self.sock.close(),
             "abort" => self.sock.abort(),
@@ -663,7 +684,10 @@ impl Runner {
                 }
             }
             "error" => {
-                let got = self.sock.error().map_or("none".to_string(), |e| format!("{e:?}"));
+                let got = self
+                    .sock
+                    .error()
+                    .map_or("none".to_string(), |e| format!("{e:?}"));
                 if Some(got.as_str()) != arg {
                     return err(line, format!("error is {got}, expected {arg:?}"));
                 }
@@ -684,7 +708,10 @@ impl Runner {
             "recovery" => {
                 let want = on_off(line, arg)?;
                 if self.sock.in_recovery() != want {
-                    return err(line, format!("recovery is {}, expected {want}", self.sock.in_recovery()));
+                    return err(
+                        line,
+                        format!("recovery is {}, expected {want}", self.sock.in_recovery()),
+                    );
                 }
             }
             other => return err(line, format!("unknown command {other:?}")),

@@ -1269,6 +1269,7 @@ impl TcpSocket {
             && !window_changed
             && self.snd_max > self.snd_una
             && seg.ack == self.snd_una
+            && wnd > 0
         {
             self.on_dup_ack(new_sack);
         } else if new_sack {
@@ -1806,11 +1807,12 @@ impl TcpSocket {
             return None;
         }
         let in_flight = self.snd_nxt.since(self.snd_una);
-        let window = self.snd_wnd.min(self.cc.cwnd());
-        let mut usable = window.saturating_sub(in_flight);
-        if self.recovery == Recovery::Sack {
-            usable = usable.min(self.cc.cwnd().saturating_sub(self.pipe()));
-        }
+        let mut usable = if self.recovery == Recovery::Sack {
+            // RFC 6675: the pipe, not the sequence distance, is what is in flight.
+            self.cc.cwnd().saturating_sub(self.pipe())
+        } else {
+            self.cc.cwnd().saturating_sub(in_flight)
+        };
         // The peer's window bounds new data regardless of cwnd.
         usable = usable.min((self.snd_una + self.snd_wnd).since(self.snd_nxt));
         let len = unsent.min(usable).min(smss);
