@@ -7,12 +7,14 @@
 //! parse and emit with checksum), [`send_buffer`], [`recv_buffer`] (bounded reassembly),
 //! [`rto`] (RFC 6298), [`congestion`] (RFC 5681 / 6582), [`sack`] (RFC 6675 scoreboard),
 //! [`isn`] (RFC 6528), [`config`], [`socket`] (the state machine), [`script`] (a
-//! packetdrill-like script runner).
+//! packetdrill-like script runner), [`protocol`] (the `#[protocol]` over IPv4 and the
+//! application interface).
 
 pub mod config;
 pub mod congestion;
 pub mod isn;
 pub mod options;
+pub mod protocol;
 pub mod recv_buffer;
 pub mod rto;
 pub mod sack;
@@ -25,6 +27,7 @@ pub mod socket;
 pub use config::TcpConfig;
 pub use isn::IsnGenerator;
 pub use options::{SackBlock, TcpOptions};
+pub use protocol::{AppEvent, Conn, ConnKey, Tcp, TcpApp, TcpPort, TcpProtocolConfig, msg};
 pub use segment::{Segment, SegmentError};
 pub use seq::SeqNumber;
 pub use socket::{DropReason, Outgoing, State, TcpError, TcpEvent, TcpSocket, TcpStats};
