@@ -369,10 +369,18 @@ fn lossy_duplicating_reordering_transfers_are_exact_over_many_seeds() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(100);
     let mut slowest = Instant::ZERO;
+    let mut times = Vec::new();
     for seed in 0..seeds {
         let o = check(seed, 1_000_000, (0.10, 0.05, 0.05));
         slowest = slowest.max(o.end);
+        times.push(o.end.as_secs_f64());
     }
+    times.sort_by(f64::total_cmp);
+    eprintln!(
+        "transfer times: median {:.1} s, p90 {:.1} s",
+        times[times.len() / 2],
+        times[times.len() * 9 / 10]
+    );
     eprintln!(
         "{seeds} seeds, slowest transfer ended at {:.1} s",
         slowest.as_secs_f64()

@@ -311,6 +311,7 @@ pub struct TcpSocket {
     ts_recent: u32,
     ts_recent_at: Instant,
     last_ack_sent: SeqNumber,
+    ts_karn_floor: Option<u32>,
 
     // Timers.
     rtx_at: Option<Instant>,
@@ -400,6 +401,7 @@ impl TcpSocket {
             ts_offset: 0,
             ts_recent: 0,
             ts_recent_at: Instant::ZERO,
+            ts_karn_floor: None,
             last_ack_sent: SeqNumber(0),
             rtx_at: None,
             rtx_since: None,
@@ -1045,6 +1047,14 @@ impl TcpSocket {
         if ecr == 0 {
             return;
         }
+        // Karn's rule with timestamps: an echo from before the last timeout-driven
+        // retransmission may come from an ACK of a duplicate, and would measure the stall.
+        if self
+            .ts_karn_floor
+            .is_some_and(|floor| (ecr.wrapping_sub(floor) as i32) < 0)
+        {
+            return;
+        }
         let rtt = self.ts_now(now).wrapping_sub(ecr);
         if rtt < 60_000 * 10 {
             self.rto.sample(Duration::from_millis(u64::from(rtt)));
@@ -1638,6 +1648,7 @@ impl TcpSocket {
             _ => {}
         }
         self.cc.on_timeout(self.flight(), first);
+        self.ts_karn_floor = Some(self.ts_now(now));
         self.recover = self.snd_max;
         self.recovery = Recovery::None;
         self.fast_rtx = false;
