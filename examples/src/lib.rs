@@ -5,8 +5,10 @@
 //!   per probe; reports RTTs, losses and retransmissions. Swept over seeds and
 //!   parameters by the `heartbeat` experiment of `vipe-lab`
 //!   (`cargo run --release -p vipe-lab -- run heartbeat`).
+//! - [`tcphost`]: a host with VIPE TCP serving files and fetching a URL over HTTP/1.0.
 
 pub mod heartbeat;
 pub mod overlay;
 pub mod platform;
 pub mod stats;
+pub mod tcphost;
