@@ -446,11 +446,7 @@ impl HttpClient {
                 pkt.put_slice(req.as_bytes());
                 cx.send(HttpClientPort::Tcp, TcpApp::send(pkt, conn));
             }
-            Some(AppEvent::Data(_, bytes)) => {
-                if self.outcome.is_none() {
-                    self.data(cx, &bytes);
-                }
-            }
+            Some(AppEvent::Data(_, bytes)) if self.outcome.is_none() => self.data(cx, &bytes),
             Some(AppEvent::Eof(conn)) => {
                 if self.outcome.is_none() {
                     self.outcome = Some(match (self.status, self.length) {
