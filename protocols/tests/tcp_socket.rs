@@ -534,3 +534,50 @@ fn wire_input_is_refused_with_reasons() {
         );
     }
 }
+
+mod random_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any segment into any state: no panic, and a refused segment leaves the
+        /// connection's state and sequence variables as they were.
+        #[test]
+        fn refused_segments_change_nothing(
+            state in 0usize..8,
+            flags in any::<u8>(),
+            seq_off in prop_oneof![Just(0i64), -3000i64..3000, any::<i32>().prop_map(i64::from)],
+            ack_off in prop_oneof![Just(0i64), -3000i64..3000, any::<i32>().prop_map(i64::from)],
+            len in 0usize..1500,
+            window in any::<u16>(),
+            ts in proptest::option::of((any::<u32>(), any::<u32>())),
+            sack in proptest::option::of((any::<u32>(), any::<u32>())),
+        ) {
+            let mut fx = STATES[state].1();
+            let seq = SeqNumber(fx.s.rcv_nxt().0.wrapping_add(seq_off as u32));
+            let ack = SeqNumber(fx.s.snd_nxt().0.wrapping_add(ack_off as u32));
+            let mut seg = fx.seg(flags, seq, ack);
+            seg.window = window;
+            seg.options.timestamps = ts;
+            if let Some((l, r)) = sack {
+                seg.options.push_sack(vipe_protocols::tcp::SackBlock {
+                    left: SeqNumber(l),
+                    right: SeqNumber(r),
+                });
+            }
+            let before = (fx.s.state(), fx.s.rcv_nxt(), fx.s.snd_una(), fx.s.snd_nxt(), fx.s.recv_queue());
+            let result = fx.input(seg, &vec![3; len]);
+            if result.is_err() {
+                let after = (fx.s.state(), fx.s.rcv_nxt(), fx.s.snd_una(), fx.s.snd_nxt(), fx.s.recv_queue());
+                prop_assert_eq!(before, after, "{:?}", result);
+            }
+            // Whatever happened, the socket keeps working: drain it and run its timers.
+            for _ in 0..50 {
+                fx.out();
+                fx.tick(500);
+            }
+        }
+    }
+}

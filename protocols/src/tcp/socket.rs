@@ -184,7 +184,8 @@ pub enum DropReason {
     AckTooOld,
     /// In SYN-RECEIVED, an ACK that does not acknowledge our SYN (answered with RST).
     BadAckInSynReceived,
-    /// Out-of-order data that would need more reassembly ranges than allowed.
+    /// Out-of-order data that would need more reassembly ranges than allowed (the
+    /// ACK the segment carried was still processed).
     ReassemblyFull,
 }
 
