@@ -58,6 +58,9 @@ scripts!(
     rfc5961_syn,
     rfc5961_ack,
     zero_window,
+    delayed_ack,
+    nagle_off,
+    user_timeout,
 );
 
 #[test]

@@ -489,7 +489,12 @@ impl Tcp {
         };
         let (src, dst) = (*src.ip(), *dst.ip());
         if dst.is_broadcast() || dst.is_multicast() {
+            // RFC 9293 MUST-57.
             return cx.drop_packet(pkt, "TCP to a broadcast or multicast address");
+        }
+        if src.is_broadcast() || src.is_multicast() || src.is_unspecified() {
+            // RFC 9293 MUST-63 (and no RST back to such an address).
+            return cx.drop_packet(pkt, "TCP from an invalid source address");
         }
         let (seg, hlen) = match Segment::parse(src, dst, pkt.data()) {
             Ok(x) => x,
@@ -573,6 +578,19 @@ impl Tcp {
                         "connect: set meta().dst to the peer's IPv4 endpoint",
                     );
                 };
+                let ip = remote.ip();
+                if ip.is_broadcast()
+                    || ip.is_multicast()
+                    || ip.is_unspecified()
+                    || remote.port() == 0
+                {
+                    // RFC 9293 MUST-46.
+                    return Self::app_error(
+                        cx,
+                        app,
+                        "connect: the peer must be a unicast IPv4 address with a non-zero port",
+                    );
+                }
                 let port = match src.map(|s| s.port()).filter(|p| *p != 0) {
                     Some(p) => Some(p),
                     None => self.ephemeral_port(remote),
