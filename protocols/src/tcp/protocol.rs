@@ -488,9 +488,10 @@ impl Tcp {
             return cx.drop_packet(pkt, "no IPv4 addresses");
         };
         let (src, dst) = (*src.ip(), *dst.ip());
-        if dst.is_broadcast() || dst.is_multicast() {
-            // RFC 9293 MUST-57.
-            return cx.drop_packet(pkt, "TCP to a broadcast or multicast address");
+        if dst != self.local {
+            // RFC 9293 MUST-57: broadcast (limited or directed) and multicast segments are
+            // dropped silently; so is anything else not for this host's address.
+            return cx.drop_packet(pkt, "TCP to a broadcast, multicast or foreign address");
         }
         if src.is_broadcast() || src.is_multicast() || src.is_unspecified() {
             // RFC 9293 MUST-63 (and no RST back to such an address).
@@ -514,7 +515,7 @@ impl Tcp {
             }
             return;
         }
-        if self.listeners.contains_key(&seg.dst_port) && dst == self.local {
+        if self.listeners.contains_key(&seg.dst_port) {
             if seg.flags & (SYN | ACK | RST) == SYN {
                 if self.accept(cx, key, &seg) {
                     self.service(cx, key);
