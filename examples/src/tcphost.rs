@@ -80,6 +80,12 @@ impl TcpHost {
         let client = self.client?;
         node.protocol(client)?.outcome.clone()
     }
+
+    /// Time from the fetch's handshake to its end, once it ended.
+    pub fn fetch_time(&self, node: &Node) -> Option<Duration> {
+        let c = node.protocol(self.client?)?;
+        Some(c.finished_at? - c.connected_at?)
+    }
 }
 
 /// Files under a directory; paths with `..` never reach here (the server refuses them).

@@ -314,6 +314,10 @@ pub struct HttpClient {
     received: u64,
     /// How the fetch ended, once it has.
     pub outcome: Option<FetchOutcome>,
+    /// When the connection was established.
+    pub connected_at: Option<Instant>,
+    /// When the outcome was decided.
+    pub finished_at: Option<Instant>,
 }
 
 impl fmt::Debug for HttpClient {
@@ -364,6 +368,8 @@ impl HttpClient {
             length: None,
             received: 0,
             outcome: None,
+            connected_at: None,
+            finished_at: None,
         }
     }
 
@@ -375,6 +381,7 @@ impl HttpClient {
     fn fail(&mut self, cx: &mut Cx<Self>, why: String) {
         if self.outcome.is_none() {
             self.outcome = Some(FetchOutcome::Failed(why));
+            self.finished_at = Some(cx.now());
         }
         if let Some(conn) = self.conn {
             let pkt = cx.alloc();
@@ -438,6 +445,7 @@ impl HttpClient {
         match TcpApp::event(&pkt) {
             Some(AppEvent::Connected(conn)) => {
                 self.conn = Some(conn);
+                self.connected_at = Some(cx.now());
                 let req = format!(
                     "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: vipe\r\n\r\n",
                     self.path, self.server
@@ -461,6 +469,7 @@ impl HttpClient {
                         )),
                     });
                 }
+                self.finished_at.get_or_insert(cx.now());
                 let pkt = cx.alloc();
                 cx.send(HttpClientPort::Tcp, TcpApp::close(pkt, conn));
             }
