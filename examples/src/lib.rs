@@ -5,6 +5,7 @@
 //!   per probe; reports RTTs, losses and retransmissions. Swept over seeds and
 //!   parameters by the `heartbeat` experiment of `vipe-lab`
 //!   (`cargo run --release -p vipe-lab -- run heartbeat`).
+//! - [`tcphost`]: a host with VIPE TCP serving files and fetching a URL over HTTP/1.0.
 
 pub mod chord;
 pub mod heartbeat;
@@ -12,3 +13,4 @@ pub mod overlay;
 pub mod platform;
 pub mod sim_scale;
 pub mod stats;
+pub mod tcphost;

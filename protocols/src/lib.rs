@@ -3,7 +3,7 @@
 //!
 //! - [`wire`]: header formats (Ethernet II and 802.1Q, ARP, IPv4, ICMP, UDP, TCP), each a
 //!   `#[derive(Header)]` struct.
-//! - [`ethernet`], [`arp`], [`ipv4`], [`icmp`], [`udp`]: the protocols.
+//! - [`ethernet`], [`arp`], [`ipv4`], [`icmp`], [`udp`], [`tcp`]: the protocols.
 //! - [`apps`]: a pinger, a UDP echo server, a UDP client.
 //! - [`stack`]: wiring a host's or a router's stack into a node.
 #![no_std]
@@ -18,5 +18,6 @@ pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
 pub mod stack;
+pub mod tcp;
 pub mod udp;
 pub mod wire;

@@ -1,4 +1,4 @@
-//! Wiring helpers: a host's Ethernet/ARP/IPv4/ICMP/UDP stack, or a router's, inside a
+//! Wiring helpers: a host's Ethernet/ARP/IPv4/ICMP/UDP(/TCP) stack, or a router's, inside a
 //! node, on devices the platform provides. Platform-neutral: the same calls build the
 //! stack in the simulator, on TAP devices or in ns-3.
 
@@ -12,9 +12,10 @@ use crate::arp::{Arp, ArpConfig, ArpPort};
 use crate::ethernet::{Ethernet, EthernetPort};
 use crate::icmp::{Icmp, IcmpPort};
 use crate::ipv4::{Interface, Ipv4, Ipv4Config, Ipv4Port, Route};
+use crate::tcp::{Tcp, TcpPort, TcpProtocolConfig};
 use crate::udp::{Udp, UdpPort};
 use crate::wire::ethernet::{ETHERTYPE_ARP, ETHERTYPE_IPV4};
-use crate::wire::ipv4::{PROTO_ICMP, PROTO_UDP};
+use crate::wire::ipv4::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 
 /// One Ethernet interface: its link layer and its ARP.
 #[derive(Clone, Copy, Debug)]
@@ -104,6 +105,22 @@ pub fn host(
         icmp,
         udp,
     })
+}
+
+/// Adds TCP to a host built by [`host`]: IPv4's `upper(6)` to TCP's `ip`. Applications
+/// connect to TCP's `app(id)` ports.
+pub fn add_tcp(
+    node: &mut Node,
+    host: &HostStack,
+    addr: Ipv4Addr,
+    config: TcpProtocolConfig,
+) -> Result<Handle<Tcp>, WiringError> {
+    let tcp = node.add(Tcp::new(addr, config));
+    node.connect(
+        host.ipv4.port(Ipv4Port::Upper(PROTO_TCP)),
+        tcp.port(TcpPort::Ip),
+    )?;
+    Ok(tcp)
 }
 
 /// Builds a router over `interfaces` (device, MAC, interface address) with extra `routes`.

@@ -1,0 +1,84 @@
+//! What a TCP socket can be configured with, and the defaults.
+
+use vipe_rt::Duration;
+
+/// Settings of one socket (or of every socket a TCP instance creates).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcpConfig {
+    /// The MSS we announce: the largest segment payload we can receive (interface MTU
+    /// minus 40). Default 1460.
+    pub mss: u16,
+    /// Send buffer capacity in bytes. Default 256 KiB.
+    pub send_buffer: usize,
+    /// Receive buffer capacity, which bounds the window we offer. Default 256 KiB;
+    /// up to 1 GiB with window scaling.
+    pub recv_buffer: usize,
+    /// Offer window scaling (RFC 7323). Default on.
+    pub window_scaling: bool,
+    /// Offer timestamps (RFC 7323: RTTM and PAWS). Default on.
+    pub timestamps: bool,
+    /// Offer SACK (RFC 2018) and use the peer's SACK blocks in recovery (RFC 6675).
+    /// Default on.
+    pub sack: bool,
+    /// Nagle's algorithm (RFC 9293 3.7.4). Default on.
+    pub nagle: bool,
+    /// Delay of a delayed ACK; `None` acknowledges every segment at once. Default 40 ms
+    /// (RFC 9293 SHLD-18 asks for less than 0.5 s).
+    pub delayed_ack: Option<Duration>,
+    /// RTO before any RTT sample (RFC 6298 2.1). Default 1 s.
+    pub initial_rto: Duration,
+    /// Lower bound of the RTO (RFC 6298 2.4 says 1 s; 200 ms is common). Default 200 ms.
+    pub min_rto: Duration,
+    /// Upper bound of the RTO (RFC 6298 2.5: at least 60 s). Default 60 s.
+    pub max_rto: Duration,
+    /// Maximum segment lifetime; TIME-WAIT lasts twice this. Default 60 s.
+    pub msl: Duration,
+    /// Initial congestion window in segments; `None` uses RFC 5681's formula.
+    pub initial_window: Option<usize>,
+    /// Most out-of-order ranges kept for reassembly. Default 64.
+    pub max_ooo_ranges: usize,
+    /// Give up a connection attempt after retransmitting the SYN this long (R2 for SYN,
+    /// RFC 9293 MUST-23: at least 3 minutes). Default 180 s.
+    pub syn_timeout: Duration,
+    /// Give up an established connection after retransmitting data this long (R2,
+    /// RFC 9293 MUST-20: at least 100 s). Default 300 s.
+    pub user_timeout: Duration,
+    /// Most RFC 5961 challenge ACKs per second. Default 10.
+    pub challenge_ack_limit: u32,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            mss: 1460,
+            send_buffer: 256 * 1024,
+            recv_buffer: 256 * 1024,
+            window_scaling: true,
+            timestamps: true,
+            sack: true,
+            nagle: true,
+            delayed_ack: Some(Duration::from_millis(40)),
+            initial_rto: Duration::from_secs(1),
+            min_rto: Duration::from_millis(200),
+            max_rto: Duration::from_secs(60),
+            msl: Duration::from_secs(60),
+            initial_window: None,
+            max_ooo_ranges: 64,
+            syn_timeout: Duration::from_secs(180),
+            user_timeout: Duration::from_secs(300),
+            challenge_ack_limit: 10,
+        }
+    }
+}
+
+impl TcpConfig {
+    /// The window shift we offer: the smallest that lets the receive buffer be
+    /// advertised whole.
+    pub fn window_shift(&self) -> u8 {
+        let mut shift = 0u8;
+        while shift < super::options::MAX_WSCALE && (self.recv_buffer >> shift) > 0xffff {
+            shift += 1;
+        }
+        shift
+    }
+}

@@ -1,0 +1,669 @@
+//! The `#[protocol]` that carries [`TcpSocket`]s over IPv4: demultiplexing by 4-tuple,
+//! listeners with a bounded backlog of half-open connections, RSTs for closed ports, one
+//! timer per connection, and the application interface through keyed ports.
+//!
+//! Ports: `ip` to IPv4's `upper(6)`; `app(id)` to the application with id `id`. An
+//! application talks to TCP with packets whose `meta().mark` is one of [`msg`]'s command
+//! codes and whose `meta().src` / `meta().dst` name the connection (local / remote
+//! endpoint); TCP answers on the same port with event codes, `meta().src` the remote and
+//! `meta().dst` the local endpoint. [`TcpApp`] builds and reads these packets.
+//!
+//! Flow control towards the application: a `WRITABLE` event carries the free room of
+//! the send buffer (a big-endian `u32`); bytes sent beyond it are refused and answered
+//! with `SHORT` carrying how many were taken. Received bytes are pushed to the
+//! application as `DATA` as soon as they are in order.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+
+use vipe_rt::prelude::*;
+
+use super::config::TcpConfig;
+use super::isn::IsnGenerator;
+use super::segment::Segment;
+use super::socket::{State, TcpError, TcpEvent, TcpSocket};
+use crate::wire::tcp::{ACK, RST, SYN};
+
+/// Command and event codes carried in `meta().mark` between TCP and applications.
+pub mod msg {
+    /// App → TCP: listen on `meta().src`'s port.
+    pub const LISTEN: u32 = 0x7c90_0001;
+    /// App → TCP: connect to `meta().dst` (from `meta().src`'s port, or an ephemeral one
+    /// if it is 0 or absent).
+    pub const CONNECT: u32 = 0x7c90_0002;
+    /// App → TCP: the packet's bytes are data for the connection.
+    pub const SEND: u32 = 0x7c90_0003;
+    /// App → TCP: close the send side (FIN after queued data).
+    pub const CLOSE: u32 = 0x7c90_0004;
+    /// App → TCP: abort the connection (RST).
+    pub const ABORT: u32 = 0x7c90_0005;
+    /// App → TCP: stop listening on `meta().src`'s port.
+    pub const UNLISTEN: u32 = 0x7c90_0006;
+
+    /// TCP → app: the connection is established (active or accepted).
+    pub const CONNECTED: u32 = 0x7c91_0001;
+    /// TCP → app: the packet's bytes were received.
+    pub const DATA: u32 = 0x7c91_0002;
+    /// TCP → app: room in the send buffer (big-endian `u32`).
+    pub const WRITABLE: u32 = 0x7c91_0003;
+    /// TCP → app: the peer closed its side; no more data will arrive.
+    pub const EOF: u32 = 0x7c91_0004;
+    /// TCP → app: the connection is closed and forgotten.
+    pub const CLOSED: u32 = 0x7c91_0005;
+    /// TCP → app: the connection was reset, refused or timed out (the bytes say which).
+    pub const RESET: u32 = 0x7c91_0006;
+    /// TCP → app: a `SEND` was only partly taken (big-endian `u32`: bytes taken).
+    pub const SHORT: u32 = 0x7c91_0007;
+    /// TCP → app: a command was refused (the bytes say why and what to change).
+    pub const ERROR: u32 = 0x7c91_0008;
+}
+
+/// A connection as the application names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Conn {
+    /// Our endpoint.
+    pub local: SocketAddrV4,
+    /// The peer's endpoint.
+    pub remote: SocketAddrV4,
+}
+
+/// What TCP told an application, decoded from a packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppEvent {
+    /// Established.
+    Connected(Conn),
+    /// Bytes received.
+    Data(Conn, Vec<u8>),
+    /// Room in the send buffer.
+    Writable(Conn, usize),
+    /// The peer closed its side.
+    Eof(Conn),
+    /// Closed and forgotten.
+    Closed(Conn),
+    /// Reset, refused or timed out, with the reason.
+    Reset(Conn, Vec<u8>),
+    /// A send was only partly taken.
+    Short(Conn, usize),
+    /// A command was refused, with the reason.
+    Error(Vec<u8>),
+}
+
+/// Builds command packets and reads event packets for applications.
+pub struct TcpApp;
+
+fn v4(addr: Option<SocketAddr>) -> Option<SocketAddrV4> {
+    match addr {
+        Some(SocketAddr::V4(a)) => Some(a),
+        _ => None,
+    }
+}
+
+impl TcpApp {
+    fn command(mut pkt: Packet, mark: u32, src: SocketAddrV4, dst: Option<SocketAddrV4>) -> Packet {
+        let meta = pkt.meta_mut();
+        meta.mark = mark;
+        meta.src = Some(SocketAddr::V4(src));
+        meta.dst = dst.map(SocketAddr::V4);
+        pkt
+    }
+
+    /// Listen on `port`.
+    pub fn listen(pkt: Packet, port: u16) -> Packet {
+        Self::command(
+            pkt,
+            msg::LISTEN,
+            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
+            None,
+        )
+    }
+
+    /// Connect to `remote` from an ephemeral port.
+    pub fn connect(pkt: Packet, remote: SocketAddrV4) -> Packet {
+        Self::command(
+            pkt,
+            msg::CONNECT,
+            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+            Some(remote),
+        )
+    }
+
+    /// Data for `conn`: `pkt` holds the bytes.
+    pub fn send(pkt: Packet, conn: Conn) -> Packet {
+        Self::command(pkt, msg::SEND, conn.local, Some(conn.remote))
+    }
+
+    /// Close the send side of `conn`.
+    pub fn close(pkt: Packet, conn: Conn) -> Packet {
+        Self::command(pkt, msg::CLOSE, conn.local, Some(conn.remote))
+    }
+
+    /// Abort `conn`.
+    pub fn abort(pkt: Packet, conn: Conn) -> Packet {
+        Self::command(pkt, msg::ABORT, conn.local, Some(conn.remote))
+    }
+
+    /// Decodes an event packet from TCP; `None` if it is not one.
+    pub fn event(pkt: &Packet) -> Option<AppEvent> {
+        let meta = pkt.meta();
+        let conn = match (v4(meta.dst), v4(meta.src)) {
+            (Some(local), Some(remote)) => Some(Conn { local, remote }),
+            _ => None,
+        };
+        let num = || {
+            let d = pkt.data();
+            (d.len() >= 4).then(|| u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as usize)
+        };
+        Some(match meta.mark {
+            msg::CONNECTED => AppEvent::Connected(conn?),
+            msg::DATA => AppEvent::Data(conn?, pkt.data().to_vec()),
+            msg::WRITABLE => AppEvent::Writable(conn?, num()?),
+            msg::EOF => AppEvent::Eof(conn?),
+            msg::CLOSED => AppEvent::Closed(conn?),
+            msg::RESET => AppEvent::Reset(conn?, pkt.data().to_vec()),
+            msg::SHORT => AppEvent::Short(conn?, num()?),
+            msg::ERROR => AppEvent::Error(pkt.data().to_vec()),
+            _ => return None,
+        })
+    }
+}
+
+/// A connection's key: local port, remote address, remote port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnKey {
+    /// Our port.
+    pub local_port: u16,
+    /// The peer's address.
+    pub remote_ip: Ipv4Addr,
+    /// The peer's port.
+    pub remote_port: u16,
+}
+
+/// Settings of a TCP instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcpProtocolConfig {
+    /// Settings of every socket.
+    pub socket: TcpConfig,
+    /// Most half-open (SYN-RECEIVED) connections per listener; when full, the oldest
+    /// is forgotten to make room (so a SYN flood cannot lock a listener out).
+    pub backlog: usize,
+    /// Most connections in all.
+    pub max_connections: usize,
+}
+
+impl Default for TcpProtocolConfig {
+    fn default() -> Self {
+        TcpProtocolConfig {
+            socket: TcpConfig::default(),
+            backlog: 128,
+            max_connections: 4096,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Listener {
+    app: u16,
+    /// Half-open connections, oldest first.
+    half_open: Vec<ConnKey>,
+}
+
+#[derive(Debug)]
+struct Connection {
+    sock: TcpSocket,
+    app: u16,
+    /// Accepted from a listener and not yet established.
+    half_open: bool,
+    told_connected: bool,
+    told_eof: bool,
+    armed: Option<Instant>,
+}
+
+/// The TCP protocol of a host.
+#[protocol(name = "tcp")]
+#[derive(Debug)]
+pub struct Tcp {
+    local: Ipv4Addr,
+    config: TcpProtocolConfig,
+    isn: IsnGenerator,
+    conns: BTreeMap<ConnKey, Connection>,
+    listeners: BTreeMap<u16, Listener>,
+    next_port: u16,
+}
+
+const EPHEMERAL: core::ops::RangeInclusive<u16> = 49152..=65535;
+
+impl Tcp {
+    /// TCP for a host with address `local`.
+    pub fn new(local: Ipv4Addr, config: TcpProtocolConfig) -> Self {
+        Tcp {
+            local,
+            config,
+            isn: IsnGenerator::new([0, 0]),
+            conns: BTreeMap::new(),
+            listeners: BTreeMap::new(),
+            next_port: *EPHEMERAL.start(),
+        }
+    }
+
+    /// Connections held (any state but CLOSED).
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Half-open connections held by listeners.
+    pub fn half_open(&self) -> usize {
+        self.listeners.values().map(|l| l.half_open.len()).sum()
+    }
+
+    /// The socket of a connection, for inspection.
+    pub fn socket(&self, key: &ConnKey) -> Option<&TcpSocket> {
+        self.conns.get(key).map(|c| &c.sock)
+    }
+
+    /// Every connection's key and socket.
+    pub fn sockets(&self) -> impl Iterator<Item = (&ConnKey, &TcpSocket)> {
+        self.conns.iter().map(|(k, c)| (k, &c.sock))
+    }
+
+    fn local_ep(&self, port: u16) -> SocketAddrV4 {
+        SocketAddrV4::new(self.local, port)
+    }
+
+    fn conn_of(&self, key: &ConnKey) -> Conn {
+        Conn {
+            local: self.local_ep(key.local_port),
+            remote: SocketAddrV4::new(key.remote_ip, key.remote_port),
+        }
+    }
+
+    fn to_app(&self, cx: &mut Cx<Self>, app: u16, key: &ConnKey, mark: u32, bytes: &[u8]) {
+        let conn = self.conn_of(key);
+        let mut pkt = cx.alloc();
+        pkt.put_slice(bytes);
+        let meta = pkt.meta_mut();
+        meta.mark = mark;
+        meta.src = Some(SocketAddr::V4(conn.remote));
+        meta.dst = Some(SocketAddr::V4(conn.local));
+        if let Err(pkt) = cx.try_send(TcpPort::App(app), pkt) {
+            cx.drop_packet(pkt, "TCP event for an unconnected application");
+        }
+    }
+
+    fn app_error(cx: &mut Cx<Self>, app: u16, why: &str) {
+        let mut pkt = cx.alloc();
+        pkt.put_slice(why.as_bytes());
+        pkt.meta_mut().mark = msg::ERROR;
+        if let Err(pkt) = cx.try_send(TcpPort::App(app), pkt) {
+            cx.drop_packet(pkt, "TCP error for an unconnected application");
+        }
+    }
+
+    fn transmit(&self, cx: &mut Cx<Self>, remote: Ipv4Addr, seg: &Segment, payload: &[u8]) {
+        let mut pkt = cx.alloc();
+        pkt.put_slice(payload);
+        let hlen = seg.header_len();
+        pkt.push(hlen);
+        seg.emit(self.local, remote, pkt.data_mut());
+        let meta = pkt.meta_mut();
+        meta.src = Some(SocketAddr::new(IpAddr::V4(self.local), seg.src_port));
+        meta.dst = Some(SocketAddr::new(IpAddr::V4(remote), seg.dst_port));
+        cx.send(TcpPort::Ip, pkt);
+    }
+
+    /// Sends what the connection has to send, tells the application what happened,
+    /// re-arms its timer, and forgets it once CLOSED.
+    fn service(&mut self, cx: &mut Cx<Self>, key: ConnKey) {
+        let now = cx.now();
+        let Some(mut c) = self.conns.remove(&key) else {
+            return;
+        };
+        while let Some(out) = c.sock.poll_transmit(now) {
+            self.transmit(cx, key.remote_ip, &out.segment, &out.payload);
+        }
+        let mut closed = false;
+        while let Some(ev) = c.sock.poll_event() {
+            match ev {
+                TcpEvent::Connected => {
+                    if c.half_open {
+                        c.half_open = false;
+                        if let Some(l) = self.listeners.get_mut(&key.local_port) {
+                            l.half_open.retain(|k| *k != key);
+                        }
+                    }
+                    c.told_connected = true;
+                    self.to_app(cx, c.app, &key, msg::CONNECTED, &[]);
+                }
+                TcpEvent::Readable => {}
+                TcpEvent::Writable => {
+                    if c.told_connected {
+                        let room = c.sock.send_capacity() as u32;
+                        self.to_app(cx, c.app, &key, msg::WRITABLE, &room.to_be_bytes());
+                    }
+                }
+                TcpEvent::Reset | TcpEvent::Closed => closed = true,
+            }
+        }
+        // Push received bytes to the application.
+        if c.told_connected {
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                match c.sock.recv(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => self.to_app(cx, c.app, &key, msg::DATA, &buf[..n]),
+                    Err(TcpError::Finished) => {
+                        if !c.told_eof {
+                            c.told_eof = true;
+                            self.to_app(cx, c.app, &key, msg::EOF, &[]);
+                        }
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            // Reading may have opened the window: send the update.
+            while let Some(out) = c.sock.poll_transmit(now) {
+                self.transmit(cx, key.remote_ip, &out.segment, &out.payload);
+            }
+        }
+        if closed || c.sock.state() == State::Closed {
+            if c.half_open {
+                if let Some(l) = self.listeners.get_mut(&key.local_port) {
+                    l.half_open.retain(|k| *k != key);
+                }
+            } else if c.told_connected || !c.half_open {
+                match c.sock.error() {
+                    Some(e) => {
+                        let why = alloc::format!("{e}");
+                        self.to_app(cx, c.app, &key, msg::RESET, why.as_bytes());
+                    }
+                    None => self.to_app(cx, c.app, &key, msg::CLOSED, &[]),
+                }
+            }
+            cx.cancel_timer(&TcpTimer::ConnTimer(key));
+            cx.count("TCP connections closed");
+            return;
+        }
+        match c.sock.poll_at() {
+            Some(at) => {
+                let at = at.max(now);
+                if c.armed != Some(at) {
+                    cx.start_timer_at(TcpTimer::ConnTimer(key), at);
+                    c.armed = Some(at);
+                }
+            }
+            None => {
+                if c.armed.take().is_some() {
+                    cx.cancel_timer(&TcpTimer::ConnTimer(key));
+                }
+            }
+        }
+        self.conns.insert(key, c);
+    }
+
+    fn reply_rst(&self, cx: &mut Cx<Self>, src: Ipv4Addr, seg: &Segment, payload_len: usize) {
+        if let Some(rst) = TcpSocket::rst_for(seg, payload_len) {
+            self.transmit(cx, src, &rst, &[]);
+        }
+    }
+
+    fn accept(&mut self, cx: &mut Cx<Self>, key: ConnKey, seg: &Segment) -> bool {
+        let Some(listener) = self.listeners.get_mut(&key.local_port) else {
+            return false;
+        };
+        if listener.half_open.len() >= self.config.backlog.max(1) {
+            // Forget the oldest half-open connection (RFC 4987 2.3: recycling the oldest).
+            let oldest = listener.half_open.remove(0);
+            self.conns.remove(&oldest);
+            cx.cancel_timer(&TcpTimer::ConnTimer(oldest));
+            cx.count("TCP half-open connections recycled");
+        }
+        if self.conns.len() >= self.config.max_connections {
+            return false;
+        }
+        let Some(listener) = self.listeners.get_mut(&key.local_port) else {
+            return false;
+        };
+        listener.half_open.push(key);
+        let app = listener.app;
+        let local = SocketAddrV4::new(self.local, key.local_port);
+        let remote = SocketAddrV4::new(key.remote_ip, key.remote_port);
+        let mut sock = TcpSocket::new(self.config.socket.clone());
+        let iss = self.isn.isn(cx.now(), local, remote);
+        // A fresh socket in CLOSED always accepts listen.
+        let _ = sock.listen(local, iss);
+        sock.set_remote(remote);
+        let _ = sock.on_segment(cx.now(), seg, &[]);
+        self.conns.insert(
+            key,
+            Connection {
+                sock,
+                app,
+                half_open: true,
+                told_connected: false,
+                told_eof: false,
+                armed: None,
+            },
+        );
+        cx.count("TCP connections accepted");
+        true
+    }
+
+    fn ephemeral_port(&mut self, remote: SocketAddrV4) -> Option<u16> {
+        let span = usize::from(EPHEMERAL.end() - EPHEMERAL.start()) + 1;
+        for _ in 0..span {
+            let port = self.next_port;
+            self.next_port = if port == *EPHEMERAL.end() {
+                *EPHEMERAL.start()
+            } else {
+                port + 1
+            };
+            let key = ConnKey {
+                local_port: port,
+                remote_ip: *remote.ip(),
+                remote_port: remote.port(),
+            };
+            if !self.conns.contains_key(&key) && !self.listeners.contains_key(&port) {
+                return Some(port);
+            }
+        }
+        None
+    }
+}
+
+#[protocol(ports(ip, app(u16)))]
+impl Tcp {
+    #[on_start]
+    fn start(&mut self, cx: &mut Cx<Self>) {
+        let key = [cx.rng().u64(), cx.rng().u64()];
+        self.isn = IsnGenerator::new(key);
+        let span = u64::from(EPHEMERAL.end() - EPHEMERAL.start());
+        self.next_port = EPHEMERAL.start() + cx.rng().below(0, span) as u16;
+    }
+
+    /// A segment from IPv4.
+    #[on_packet(port = "ip")]
+    fn rx_ip(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
+        let (Some(src), Some(dst)) = (v4(pkt.meta().src), v4(pkt.meta().dst)) else {
+            return cx.drop_packet(pkt, "no IPv4 addresses");
+        };
+        let (src, dst) = (*src.ip(), *dst.ip());
+        if dst != self.local {
+            // RFC 9293 MUST-57: broadcast (limited or directed) and multicast segments are
+            // dropped silently; so is anything else not for this host's address.
+            return cx.drop_packet(pkt, "TCP to a broadcast, multicast or foreign address");
+        }
+        if src.is_broadcast() || src.is_multicast() || src.is_unspecified() {
+            // RFC 9293 MUST-63 (and no RST back to such an address).
+            return cx.drop_packet(pkt, "TCP from an invalid source address");
+        }
+        let (seg, hlen) = match Segment::parse(src, dst, pkt.data()) {
+            Ok(x) => x,
+            Err(e) => return cx.drop_packet(pkt, e.reason()),
+        };
+        let payload = &pkt.data()[hlen..];
+        let key = ConnKey {
+            local_port: seg.dst_port,
+            remote_ip: src,
+            remote_port: seg.src_port,
+        };
+        if let Some(c) = self.conns.get_mut(&key) {
+            let result = c.sock.on_segment(cx.now(), &seg, payload);
+            self.service(cx, key);
+            if let Err(reason) = result {
+                cx.drop_packet(pkt, reason.reason());
+            }
+            return;
+        }
+        if self.listeners.contains_key(&seg.dst_port) {
+            if seg.flags & (SYN | ACK | RST) == SYN {
+                if self.accept(cx, key, &seg) {
+                    self.service(cx, key);
+                } else {
+                    cx.count("TCP SYN refused: too many connections");
+                }
+                return;
+            }
+            if seg.flags & RST == 0 {
+                self.reply_rst(cx, src, &seg, payload.len());
+            }
+            return cx.drop_packet(pkt, "TCP segment for no connection");
+        }
+        let len = payload.len();
+        self.reply_rst(cx, src, &seg, len);
+        cx.drop_packet(pkt, "TCP segment for a closed port");
+    }
+
+    /// A command from the application `app`.
+    #[on_packet(port = "app")]
+    fn rx_app(&mut self, cx: &mut Cx<Self>, pkt: Packet, app: u16) {
+        let meta = *pkt.meta();
+        let src = v4(meta.src);
+        let dst = v4(meta.dst);
+        let key_of = |src: Option<SocketAddrV4>, dst: Option<SocketAddrV4>| {
+            Some(ConnKey {
+                local_port: src?.port(),
+                remote_ip: *dst?.ip(),
+                remote_port: dst?.port(),
+            })
+        };
+        match meta.mark {
+            msg::LISTEN => {
+                let port = src.map_or(0, |s| s.port());
+                if port == 0 || self.listeners.contains_key(&port) {
+                    Self::app_error(
+                        cx,
+                        app,
+                        "listen: the port is 0 or already listened on; set meta().src to a free port",
+                    );
+                } else {
+                    self.listeners.insert(
+                        port,
+                        Listener {
+                            app,
+                            half_open: Vec::new(),
+                        },
+                    );
+                }
+            }
+            msg::UNLISTEN => {
+                if let Some(port) = src.map(|s| s.port()) {
+                    self.listeners.remove(&port);
+                }
+            }
+            msg::CONNECT => {
+                let Some(remote) = dst else {
+                    return Self::app_error(
+                        cx,
+                        app,
+                        "connect: set meta().dst to the peer's IPv4 endpoint",
+                    );
+                };
+                let ip = remote.ip();
+                if ip.is_broadcast()
+                    || ip.is_multicast()
+                    || ip.is_unspecified()
+                    || remote.port() == 0
+                {
+                    // RFC 9293 MUST-46.
+                    return Self::app_error(
+                        cx,
+                        app,
+                        "connect: the peer must be a unicast IPv4 address with a non-zero port",
+                    );
+                }
+                let port = match src.map(|s| s.port()).filter(|p| *p != 0) {
+                    Some(p) => Some(p),
+                    None => self.ephemeral_port(remote),
+                };
+                let Some(port) = port else {
+                    return Self::app_error(
+                        cx,
+                        app,
+                        "connect: no free ephemeral port; close connections first",
+                    );
+                };
+                let key = ConnKey {
+                    local_port: port,
+                    remote_ip: *remote.ip(),
+                    remote_port: remote.port(),
+                };
+                if self.conns.contains_key(&key) || self.conns.len() >= self.config.max_connections
+                {
+                    return Self::app_error(
+                        cx,
+                        app,
+                        "connect: the connection exists or the connection limit is reached",
+                    );
+                }
+                let local = self.local_ep(port);
+                let mut sock = TcpSocket::new(self.config.socket.clone());
+                let iss = self.isn.isn(cx.now(), local, remote);
+                let _ = sock.connect(cx.now(), local, remote, iss);
+                self.conns.insert(
+                    key,
+                    Connection {
+                        sock,
+                        app,
+                        half_open: false,
+                        told_connected: false,
+                        told_eof: false,
+                        armed: None,
+                    },
+                );
+                self.service(cx, key);
+            }
+            msg::SEND | msg::CLOSE | msg::ABORT => {
+                let Some(key) = key_of(src, dst) else {
+                    return cx.drop_packet(pkt, "TCP command without endpoints");
+                };
+                let Some(c) = self.conns.get_mut(&key) else {
+                    return cx.drop_packet(pkt, "TCP command for no connection");
+                };
+                match meta.mark {
+                    msg::SEND => {
+                        let took = c.sock.send(pkt.data()).unwrap_or(0);
+                        if took < pkt.len() {
+                            cx.count("TCP send buffer full");
+                            let app = c.app;
+                            self.to_app(cx, app, &key, msg::SHORT, &(took as u32).to_be_bytes());
+                        }
+                    }
+                    msg::CLOSE => c.sock.close(),
+                    _ => c.sock.abort(),
+                }
+                self.service(cx, key);
+            }
+            _ => cx.drop_packet(pkt, "unknown TCP command"),
+        }
+    }
+
+    /// A connection's timer.
+    #[on_timer]
+    fn conn_timer(&mut self, cx: &mut Cx<Self>, key: ConnKey) {
+        if let Some(c) = self.conns.get_mut(&key) {
+            c.armed = None;
+            self.service(cx, key);
+        }
+    }
+}

@@ -1,0 +1,1962 @@
+//! The TCP connection state machine of RFC 9293, sans-IO: a plain value driven with
+//! explicit time. Feed it segments with [`TcpSocket::on_segment`], take what it sends
+//! with [`TcpSocket::poll_transmit`], and call it again at [`TcpSocket::poll_at`]. The
+//! application side is [`TcpSocket::send`], [`TcpSocket::recv`], [`TcpSocket::close`]
+//! and [`TcpSocket::abort`]; what happened is told by [`TcpSocket::poll_event`].
+//!
+//! It carries RFC 5961 (challenge ACKs for in-window RST and SYN, ACK range check),
+//! RFC 6298 RTO with Karn's rule, RFC 5681 + RFC 6582 congestion control, RFC 7323
+//! window scaling, timestamps and PAWS, RFC 2018 SACK blocks and an RFC 6675 SACK
+//! sender, delayed ACKs, Nagle, zero-window probes and bounded reassembly.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use vipe_rt::{Duration, Instant};
+
+use super::config::TcpConfig;
+use super::congestion::NewReno;
+use super::options::{SackBlock, TcpOptions};
+use super::recv_buffer::RecvBuffer;
+use super::rto::RtoEstimator;
+use super::sack::{DUP_THRESH, Scoreboard};
+use super::segment::Segment;
+use super::send_buffer::SendBuffer;
+use super::seq::SeqNumber;
+use crate::wire::tcp::{ACK, FIN, PSH, RST, SYN};
+
+/// MSS assumed when the peer sends none (RFC 9293 MUST-15).
+pub const DEFAULT_MSS: usize = 536;
+
+/// PAWS: timestamps older than this are not compared (RFC 7323 5.5: 24 days).
+const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+
+/// The states of RFC 9293 section 3.3.2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// No connection.
+    Closed,
+    /// Waiting for a SYN.
+    Listen,
+    /// SYN sent, waiting for the peer's SYN.
+    SynSent,
+    /// SYN received and answered, waiting for its acknowledgement.
+    SynReceived,
+    /// Open in both directions.
+    Established,
+    /// We closed; our FIN is not acknowledged yet.
+    FinWait1,
+    /// Our FIN is acknowledged; waiting for the peer's.
+    FinWait2,
+    /// The peer closed; we may still send.
+    CloseWait,
+    /// Both closed at once; waiting for the ACK of our FIN.
+    Closing,
+    /// The peer closed, then we did; waiting for the ACK of our FIN.
+    LastAck,
+    /// Both closed; lingering 2·MSL for stray segments.
+    TimeWait,
+}
+
+impl State {
+    /// Whether the handshake completed (RFC 9293's "synchronized" states).
+    pub fn is_synchronized(self) -> bool {
+        !matches!(
+            self,
+            State::Closed | State::Listen | State::SynSent | State::SynReceived
+        )
+    }
+
+    /// The state's name as RFC 9293 writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Closed => "CLOSED",
+            State::Listen => "LISTEN",
+            State::SynSent => "SYN-SENT",
+            State::SynReceived => "SYN-RECEIVED",
+            State::Established => "ESTABLISHED",
+            State::FinWait1 => "FIN-WAIT-1",
+            State::FinWait2 => "FIN-WAIT-2",
+            State::CloseWait => "CLOSE-WAIT",
+            State::Closing => "CLOSING",
+            State::LastAck => "LAST-ACK",
+            State::TimeWait => "TIME-WAIT",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the application is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TcpEvent {
+    /// The handshake completed.
+    Connected,
+    /// Bytes (or the end of the stream) can be read.
+    Readable,
+    /// Room opened in the send buffer.
+    Writable,
+    /// The connection is closed (normally, or by timeout: see [`TcpSocket::error`]).
+    Closed,
+    /// The peer reset the connection (or refused it).
+    Reset,
+}
+
+/// Why an application call failed, or why a connection ended abnormally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpError {
+    /// The call needs a connection and there is none (or it needs CLOSED and there is
+    /// one): connect or listen first, or use a fresh socket.
+    InvalidState(State),
+    /// The send side is closed: `close` or `shutdown` was called, nothing more can be sent.
+    SendClosed,
+    /// The peer closed its side and every byte has been read.
+    Finished,
+    /// The peer reset the connection.
+    Reset,
+    /// The peer refused the connection (RST in answer to our SYN).
+    Refused,
+    /// Retransmissions went unanswered longer than the configured timeout.
+    TimedOut,
+}
+
+impl fmt::Display for TcpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TcpError::InvalidState(s) => write!(
+                f,
+                "not possible in state {s}: connect or listen first, or use a fresh socket"
+            ),
+            TcpError::SendClosed => {
+                f.write_str("the send side is closed (close/shutdown was called)")
+            }
+            TcpError::Finished => {
+                f.write_str("the peer closed the connection and all data was read")
+            }
+            TcpError::Reset => f.write_str("the connection was reset by the peer"),
+            TcpError::Refused => f.write_str("the connection was refused by the peer"),
+            TcpError::TimedOut => f.write_str(
+                "retransmissions went unanswered; raise TcpConfig::user_timeout to wait longer",
+            ),
+        }
+    }
+}
+
+/// Why an incoming segment was dropped (not necessarily silently: some drops answer
+/// with an ACK or RST, as RFC 9293 and RFC 5961 say).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// The socket is CLOSED (answered with RST).
+    Closed,
+    /// The ports do not match this connection.
+    WrongPorts,
+    /// A RST in LISTEN.
+    RstInListen,
+    /// An ACK in LISTEN (answered with RST).
+    AckInListen,
+    /// Neither SYN nor RST nor ACK where one was needed.
+    NotSyn,
+    /// In SYN-SENT, an ACK that does not acknowledge our SYN (answered with RST).
+    BadAckInSynSent,
+    /// In SYN-SENT, a RST without an acceptable ACK.
+    BadRstInSynSent,
+    /// PAWS: the timestamp is older than the last one (answered with ACK).
+    Paws,
+    /// Outside the receive window (answered with ACK).
+    OutOfWindow,
+    /// A RST outside the window.
+    RstOutOfWindow,
+    /// A RST inside the window but not at RCV.NXT (answered with a challenge ACK).
+    RstChallenged,
+    /// A SYN on a synchronized connection (answered with a challenge ACK).
+    SynChallenged,
+    /// No ACK bit on a segment that needs one.
+    NoAck,
+    /// Acknowledges data never sent (answered with ACK).
+    AckOfUnsent,
+    /// Acknowledges data older than the window allows (RFC 5961 5.2; answered with ACK).
+    AckTooOld,
+    /// In SYN-RECEIVED, an ACK that does not acknowledge our SYN (answered with RST).
+    BadAckInSynReceived,
+    /// Out-of-order data that would need more reassembly ranges than allowed (the
+    /// ACK the segment carried was still processed).
+    ReassemblyFull,
+}
+
+impl DropReason {
+    /// A short static name, used as the counted drop reason.
+    pub fn reason(self) -> &'static str {
+        match self {
+            DropReason::Closed => "TCP segment for a closed socket",
+            DropReason::WrongPorts => "TCP segment for other ports",
+            DropReason::RstInListen => "TCP RST in LISTEN",
+            DropReason::AckInListen => "TCP ACK in LISTEN",
+            DropReason::NotSyn => "TCP segment without SYN where one is needed",
+            DropReason::BadAckInSynSent => "TCP bad ACK in SYN-SENT",
+            DropReason::BadRstInSynSent => "TCP RST without acceptable ACK in SYN-SENT",
+            DropReason::Paws => "TCP PAWS: old timestamp",
+            DropReason::OutOfWindow => "TCP segment outside the receive window",
+            DropReason::RstOutOfWindow => "TCP RST outside the receive window",
+            DropReason::RstChallenged => "TCP RST in window, not exact: challenge ACK",
+            DropReason::SynChallenged => "TCP SYN on a synchronized connection: challenge ACK",
+            DropReason::NoAck => "TCP segment without ACK",
+            DropReason::AckOfUnsent => "TCP ACK of unsent data",
+            DropReason::AckTooOld => "TCP ACK too old",
+            DropReason::BadAckInSynReceived => "TCP bad ACK in SYN-RECEIVED",
+            DropReason::ReassemblyFull => "TCP reassembly ranges full",
+        }
+    }
+}
+
+/// A segment to transmit: the header and its payload bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The header.
+    pub segment: Segment,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+impl fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} len {}", self.segment, self.payload.len())
+    }
+}
+
+/// Counters of one connection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TcpStats {
+    /// Segments sent.
+    pub segments_sent: u64,
+    /// Segments received and accepted (at least partly).
+    pub segments_received: u64,
+    /// Segments carrying already-sent data (any cause).
+    pub retransmits: u64,
+    /// Fast retransmits (duplicate ACKs or SACK loss detection).
+    pub fast_retransmits: u64,
+    /// Retransmission timeouts.
+    pub timeouts: u64,
+    /// Zero-window probes sent.
+    pub window_probes: u64,
+    /// Duplicate ACKs received.
+    pub dup_acks: u64,
+    /// Challenge ACKs sent (RFC 5961).
+    pub challenge_acks: u64,
+    /// Recovery episodes entered.
+    pub recoveries: u64,
+    /// Bytes delivered in order to the receive buffer.
+    pub bytes_received: u64,
+}
+
+/// Loss recovery in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Recovery {
+    None,
+    /// RFC 6582 fast recovery until `recover` is acknowledged.
+    NewReno,
+    /// RFC 6675 SACK recovery until `recover` is acknowledged.
+    Sack,
+}
+
+const EV_CONNECTED: u8 = 1;
+const EV_READABLE: u8 = 2;
+const EV_WRITABLE: u8 = 4;
+const EV_CLOSED: u8 = 8;
+const EV_RESET: u8 = 16;
+
+/// One TCP connection (or a listening socket waiting for its first SYN).
+#[derive(Clone)]
+pub struct TcpSocket {
+    config: TcpConfig,
+    state: State,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+
+    // Send sequence space.
+    iss: SeqNumber,
+    snd_una: SeqNumber,
+    snd_nxt: SeqNumber,
+    snd_max: SeqNumber,
+    snd_wnd: usize,
+    max_snd_wnd: usize,
+    snd_wl1: SeqNumber,
+    snd_wl2: SeqNumber,
+    snd_shift: u8,
+    send_buf: SendBuffer,
+    fin_queued: bool,
+    fin_acked: bool,
+    syn_acked: bool,
+    syn_pending: bool,
+
+    // Receive sequence space.
+    irs: SeqNumber,
+    rcv_nxt: SeqNumber,
+    rcv_adv: SeqNumber,
+    rcv_shift: u8,
+    recv_buf: RecvBuffer,
+    fin_received: bool,
+    ooo_fin: Option<SeqNumber>,
+
+    // Negotiated.
+    send_mss: usize,
+    ws_ok: bool,
+    ts_ok: bool,
+    sack_ok: bool,
+    ts_offset: u32,
+    ts_recent: u32,
+    ts_recent_at: Instant,
+    last_ack_sent: SeqNumber,
+    ts_karn_floor: Option<u32>,
+
+    // Timers.
+    rtx_at: Option<Instant>,
+    rtx_since: Option<Instant>,
+    delack_at: Option<Instant>,
+    timewait_at: Option<Instant>,
+    probe_pending: bool,
+    rto: RtoEstimator,
+    rtt_timed: Option<(SeqNumber, Instant)>,
+    last_send: Instant,
+
+    // Congestion and loss recovery.
+    cc: NewReno,
+    dup_acks: u32,
+    recovery: Recovery,
+    recover: SeqNumber,
+    high_rxt: SeqNumber,
+    fast_rtx: bool,
+    scoreboard: Scoreboard,
+
+    // ACK generation.
+    ack_now: bool,
+    unacked_segments: u32,
+    sack_recent: Vec<SackBlock>,
+    control: VecDeque<Segment>,
+    challenge_window: (Instant, u32),
+
+    events: u8,
+    error: Option<TcpError>,
+    stats: TcpStats,
+}
+
+impl fmt::Debug for TcpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpSocket")
+            .field("state", &self.state)
+            .field("local", &self.local)
+            .field("remote", &self.remote)
+            .field("snd_una", &self.snd_una)
+            .field("snd_nxt", &self.snd_nxt)
+            .field("rcv_nxt", &self.rcv_nxt)
+            .field("cwnd", &self.cc.cwnd())
+            .finish_non_exhaustive()
+    }
+}
+
+const UNSPECIFIED: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+
+impl TcpSocket {
+    /// A socket in CLOSED with `config`.
+    pub fn new(config: TcpConfig) -> Self {
+        let rto = RtoEstimator::new(config.initial_rto, config.min_rto, config.max_rto);
+        let send_mss = DEFAULT_MSS;
+        TcpSocket {
+            send_buf: SendBuffer::new(config.send_buffer),
+            recv_buf: RecvBuffer::new(config.recv_buffer, config.max_ooo_ranges),
+            cc: NewReno::new(send_mss, config.initial_window),
+            scoreboard: Scoreboard::new(config.max_ooo_ranges),
+            rto,
+            config,
+            state: State::Closed,
+            local: UNSPECIFIED,
+            remote: UNSPECIFIED,
+            iss: SeqNumber(0),
+            snd_una: SeqNumber(0),
+            snd_nxt: SeqNumber(0),
+            snd_max: SeqNumber(0),
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: SeqNumber(0),
+            snd_wl2: SeqNumber(0),
+            snd_shift: 0,
+            fin_queued: false,
+            fin_acked: false,
+            syn_acked: false,
+            syn_pending: false,
+            irs: SeqNumber(0),
+            rcv_nxt: SeqNumber(0),
+            rcv_adv: SeqNumber(0),
+            rcv_shift: 0,
+            fin_received: false,
+            ooo_fin: None,
+            send_mss,
+            ws_ok: false,
+            ts_ok: false,
+            sack_ok: false,
+            ts_offset: 0,
+            ts_recent: 0,
+            ts_recent_at: Instant::ZERO,
+            ts_karn_floor: None,
+            last_ack_sent: SeqNumber(0),
+            rtx_at: None,
+            rtx_since: None,
+            delack_at: None,
+            timewait_at: None,
+            probe_pending: false,
+            rtt_timed: None,
+            last_send: Instant::ZERO,
+            dup_acks: 0,
+            recovery: Recovery::None,
+            recover: SeqNumber(0),
+            high_rxt: SeqNumber(0),
+            fast_rtx: false,
+            ack_now: false,
+            unacked_segments: 0,
+            sack_recent: Vec::new(),
+            control: VecDeque::new(),
+            challenge_window: (Instant::ZERO, 0),
+            events: 0,
+            error: None,
+            stats: TcpStats::default(),
+        }
+    }
+
+    // ----- inspection -------------------------------------------------------------
+
+    /// The connection state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+    /// The configuration.
+    pub fn config(&self) -> &TcpConfig {
+        &self.config
+    }
+    /// Local address and port.
+    pub fn local(&self) -> SocketAddrV4 {
+        self.local
+    }
+    /// Remote address and port (unspecified while listening).
+    pub fn remote(&self) -> SocketAddrV4 {
+        self.remote
+    }
+    /// Why the connection ended abnormally, if it did.
+    pub fn error(&self) -> Option<TcpError> {
+        self.error
+    }
+    /// Counters.
+    pub fn stats(&self) -> &TcpStats {
+        &self.stats
+    }
+    /// Our initial sequence number.
+    pub fn iss(&self) -> SeqNumber {
+        self.iss
+    }
+    /// The peer's initial sequence number.
+    pub fn irs(&self) -> SeqNumber {
+        self.irs
+    }
+    /// SND.UNA: the oldest unacknowledged sequence number.
+    pub fn snd_una(&self) -> SeqNumber {
+        self.snd_una
+    }
+    /// SND.NXT: the next sequence number to send.
+    pub fn snd_nxt(&self) -> SeqNumber {
+        self.snd_nxt
+    }
+    /// The peer's window, scaled, in bytes.
+    pub fn snd_wnd(&self) -> usize {
+        self.snd_wnd
+    }
+    /// RCV.NXT: the next sequence number expected.
+    pub fn rcv_nxt(&self) -> SeqNumber {
+        self.rcv_nxt
+    }
+    /// The receive window currently offered, in bytes.
+    pub fn rcv_wnd(&self) -> usize {
+        self.rcv_adv.since(self.rcv_nxt)
+    }
+    /// The congestion window in bytes.
+    pub fn cwnd(&self) -> usize {
+        self.cc.cwnd()
+    }
+    /// The slow-start threshold in bytes.
+    pub fn ssthresh(&self) -> usize {
+        self.cc.ssthresh()
+    }
+    /// The current retransmission timeout (with backoff).
+    pub fn rto(&self) -> Duration {
+        self.rto.rto()
+    }
+    /// The smoothed RTT, once measured.
+    pub fn srtt(&self) -> Option<Duration> {
+        self.rto.srtt()
+    }
+    /// The largest payload we put in one segment (peer MSS less our option bytes).
+    pub fn send_mss(&self) -> usize {
+        self.smss()
+    }
+    /// Whether window scaling was negotiated, and the shifts (ours, theirs).
+    pub fn window_scaling(&self) -> Option<(u8, u8)> {
+        self.ws_ok.then_some((self.rcv_shift, self.snd_shift))
+    }
+    /// Whether timestamps were negotiated.
+    pub fn timestamps_enabled(&self) -> bool {
+        self.ts_ok
+    }
+    /// Whether SACK was negotiated.
+    pub fn sack_enabled(&self) -> bool {
+        self.sack_ok
+    }
+    /// Whether loss recovery (fast recovery or SACK recovery) is in progress.
+    pub fn in_recovery(&self) -> bool {
+        self.recovery != Recovery::None
+    }
+    /// The SACK scoreboard: ranges above SND.UNA the peer reported.
+    pub fn sacked_ranges(&self) -> &[(SeqNumber, SeqNumber)] {
+        self.scoreboard.ranges()
+    }
+    /// Out-of-order ranges held for reassembly, as offsets from RCV.NXT.
+    pub fn out_of_order(&self) -> &[(usize, usize)] {
+        self.recv_buf.out_of_order()
+    }
+    /// Bytes waiting to be read.
+    pub fn recv_queue(&self) -> usize {
+        self.recv_buf.len()
+    }
+    /// Bytes written but not acknowledged yet.
+    pub fn send_queue(&self) -> usize {
+        self.send_buf.len()
+    }
+    /// Room in the send buffer.
+    pub fn send_capacity(&self) -> usize {
+        self.send_buf.free()
+    }
+    /// Whether the peer closed its side and every byte has been read.
+    pub fn is_finished(&self) -> bool {
+        self.fin_received && self.recv_buf.is_empty()
+    }
+    /// Whether `send` would accept bytes now.
+    pub fn can_send(&self) -> bool {
+        self.may_send() && self.send_buf.free() > 0
+    }
+    /// Whether `recv` would return bytes (or the end of the stream) now.
+    pub fn can_recv(&self) -> bool {
+        !self.recv_buf.is_empty() || self.fin_received
+    }
+
+    // ----- application calls --------------------------------------------------------
+
+    /// Waits for a connection on `local` (passive OPEN). The ISN for the connection is
+    /// `iss` (from an [`super::isn::IsnGenerator`]).
+    pub fn listen(&mut self, local: SocketAddrV4, iss: SeqNumber) -> Result<(), TcpError> {
+        if self.state != State::Closed {
+            return Err(TcpError::InvalidState(self.state));
+        }
+        self.local = local;
+        self.iss = iss;
+        self.state = State::Listen;
+        Ok(())
+    }
+
+    /// Opens a connection from `local` to `remote` (active OPEN) with initial sequence
+    /// number `iss`; the SYN leaves at the next [`Self::poll_transmit`].
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNumber,
+    ) -> Result<(), TcpError> {
+        if self.state != State::Closed {
+            return Err(TcpError::InvalidState(self.state));
+        }
+        self.local = local;
+        self.remote = remote;
+        self.set_iss(iss);
+        self.state = State::SynSent;
+        self.syn_pending = true;
+        self.last_send = now;
+        Ok(())
+    }
+
+    fn set_iss(&mut self, iss: SeqNumber) {
+        self.iss = iss;
+        self.snd_una = iss;
+        self.snd_nxt = iss;
+        self.snd_max = iss;
+        self.recover = iss;
+        self.high_rxt = iss;
+        self.ts_offset = iss.0.rotate_left(13) ^ 0x5bd1_e995;
+    }
+
+    fn may_send(&self) -> bool {
+        !self.fin_queued
+            && matches!(
+                self.state,
+                State::SynSent | State::SynReceived | State::Established | State::CloseWait
+            )
+    }
+
+    /// Queues bytes to send; returns how many fit in the send buffer.
+    pub fn send(&mut self, data: &[u8]) -> Result<usize, TcpError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.fin_queued {
+            return Err(TcpError::SendClosed);
+        }
+        if !self.may_send() {
+            return Err(TcpError::InvalidState(self.state));
+        }
+        Ok(self.send_buf.write(data))
+    }
+
+    /// Reads received bytes into `out`; returns how many. `Err(Finished)` once the peer
+    /// closed and everything was read.
+    pub fn recv(&mut self, out: &mut [u8]) -> Result<usize, TcpError> {
+        if self.recv_buf.is_empty() {
+            if let Some(e) = self.error {
+                return Err(e);
+            }
+            if self.fin_received {
+                return Err(TcpError::Finished);
+            }
+            if matches!(self.state, State::Closed | State::Listen) {
+                return Err(TcpError::InvalidState(self.state));
+            }
+            return Ok(0);
+        }
+        let n = self.recv_buf.read(out);
+        // Window update when the window opens enough (receiver SWS avoidance, 3.8.6.2.2).
+        let current = self.rcv_wnd();
+        let threshold = (self.recv_buf.capacity() / 2).min(2 * self.config.mss as usize);
+        if self.state.is_synchronized()
+            && !self.fin_received
+            && self.free_window() >= current + threshold
+        {
+            self.ack_now = true;
+        }
+        Ok(n)
+    }
+
+    /// Closes the send side (RFC 9293 CLOSE): queued data is sent, then a FIN. The
+    /// receive side stays open until the peer's FIN. Closing a listening or
+    /// connecting socket ends it at once.
+    pub fn close(&mut self) {
+        match self.state {
+            State::Closed | State::Listen | State::SynSent => self.set_closed(),
+            State::SynReceived => self.fin_queued = true,
+            State::Established => {
+                self.fin_queued = true;
+                self.state = State::FinWait1;
+            }
+            State::CloseWait => {
+                self.fin_queued = true;
+                self.state = State::LastAck;
+            }
+            _ => {}
+        }
+    }
+
+    /// Aborts the connection (RFC 9293 ABORT): a RST to the peer if synchronized, then
+    /// CLOSED with every buffer dropped.
+    pub fn abort(&mut self) {
+        if self.state.is_synchronized() || self.state == State::SynReceived {
+            let rst = Segment {
+                src_port: self.local.port(),
+                dst_port: self.remote.port(),
+                seq: self.snd_nxt,
+                flags: RST,
+                ..Segment::default()
+            };
+            self.control.push_back(rst);
+        }
+        self.send_buf = SendBuffer::new(self.config.send_buffer);
+        self.set_closed();
+    }
+
+    /// The next event for the application, if any.
+    pub fn poll_event(&mut self) -> Option<TcpEvent> {
+        for (bit, ev) in [
+            (EV_CONNECTED, TcpEvent::Connected),
+            (EV_READABLE, TcpEvent::Readable),
+            (EV_WRITABLE, TcpEvent::Writable),
+            (EV_RESET, TcpEvent::Reset),
+            (EV_CLOSED, TcpEvent::Closed),
+        ] {
+            if self.events & bit != 0 {
+                self.events &= !bit;
+                return Some(ev);
+            }
+        }
+        None
+    }
+
+    fn set_closed(&mut self) {
+        if self.state != State::Closed {
+            self.events |= EV_CLOSED;
+        }
+        self.state = State::Closed;
+        self.rtx_at = None;
+        self.delack_at = None;
+        self.timewait_at = None;
+        self.probe_pending = false;
+        self.syn_pending = false;
+        self.ack_now = false;
+    }
+
+    fn reset_by_peer(&mut self, err: TcpError) {
+        self.error = Some(err);
+        self.events |= EV_RESET;
+        self.send_buf = SendBuffer::new(self.config.send_buffer);
+        self.set_closed();
+    }
+
+    // ----- helpers ----------------------------------------------------------------
+
+    fn ts_now(&self, now: Instant) -> u32 {
+        (now.as_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// Payload bytes per segment: the peer's MSS less the timestamp option.
+    fn smss(&self) -> usize {
+        let opts = if self.ts_ok { 12 } else { 0 };
+        self.send_mss.saturating_sub(opts).max(1)
+    }
+
+    fn flight(&self) -> usize {
+        self.snd_max.since(self.snd_una)
+    }
+
+    /// The sequence number of our FIN, if one is queued (after all data).
+    fn fin_seq(&self) -> Option<SeqNumber> {
+        (self.fin_queued && !self.fin_acked).then(|| self.data_start() + self.send_buf.len())
+    }
+
+    /// Sequence number of the first byte in the send buffer.
+    fn data_start(&self) -> SeqNumber {
+        // Before our SYN is acknowledged, data starts after it.
+        if !self.syn_acked {
+            self.iss + 1
+        } else {
+            self.snd_una
+        }
+    }
+
+    fn fin_acked(&self) -> bool {
+        self.fin_acked
+    }
+
+    /// Free receive buffer, capped at what the window field can say.
+    fn free_window(&self) -> usize {
+        self.recv_buf.window().min(0xffff << self.rcv_shift)
+    }
+
+    /// The window to offer: the free buffer, but the right edge only moves right by at
+    /// least min(buffer / 2, MSS) at a time (receiver SWS avoidance, RFC 9293
+    /// 3.8.6.2.2) and never moves left.
+    fn advertisable_window(&self) -> usize {
+        let free = self.free_window();
+        let current = self.rcv_wnd();
+        let threshold = (self.recv_buf.capacity() / 2).min(self.config.mss as usize);
+        if free >= current + threshold {
+            free
+        } else {
+            current
+        }
+    }
+
+    /// The window field for a segment, and the right edge it advertises.
+    fn window_field(&mut self, syn: bool) -> u16 {
+        if syn {
+            let w = self.recv_buf.window().min(0xffff);
+            self.rcv_adv = self.rcv_nxt + w;
+            return w as u16;
+        }
+        let wnd = self.advertisable_window();
+        let shift = u32::from(self.rcv_shift);
+        let mut field = (wnd >> shift).min(0xffff);
+        // Never move the right edge left (RFC 9293 MUST-?: no shrinking) through rounding.
+        if self.rcv_nxt + (field << shift) < self.rcv_adv {
+            field = (self.rcv_adv.since(self.rcv_nxt))
+                .div_ceil(1 << shift)
+                .min(0xffff);
+        }
+        let edge = self.rcv_nxt + (field << shift);
+        self.rcv_adv = edge.max(self.rcv_adv);
+        field as u16
+    }
+
+    fn base_segment(&self, flags: u8, seq: SeqNumber) -> Segment {
+        Segment {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq,
+            ack: if flags & ACK != 0 {
+                self.rcv_nxt
+            } else {
+                SeqNumber(0)
+            },
+            flags,
+            ..Segment::default()
+        }
+    }
+
+    fn syn_options(&self, now: Instant, answering: Option<&TcpOptions>) -> TcpOptions {
+        let c = &self.config;
+        let mut o = TcpOptions {
+            mss: Some(c.mss),
+            ..TcpOptions::default()
+        };
+        let offer = |ours: bool, theirs: bool| ours && answering.is_none_or(|_| theirs);
+        if offer(
+            c.window_scaling,
+            answering.is_some_and(|a| a.window_scale.is_some()),
+        ) {
+            o.window_scale = Some(self.config.window_shift());
+        }
+        if offer(c.sack, answering.is_some_and(|a| a.sack_permitted)) {
+            o.sack_permitted = true;
+        }
+        if offer(
+            c.timestamps,
+            answering.is_some_and(|a| a.timestamps.is_some()),
+        ) {
+            let ecr = answering.and_then(|a| a.timestamps).map_or(0, |t| t.0);
+            o.timestamps = Some((self.ts_now(now), ecr));
+        }
+        o
+    }
+
+    /// Takes the peer's SYN options: MSS, and what both sides offered.
+    fn negotiate(&mut self, theirs: &TcpOptions, ours_sent: bool) {
+        self.send_mss = theirs.mss.map_or(DEFAULT_MSS, usize::from).max(64);
+        let c = &self.config;
+        self.ws_ok = c.window_scaling && theirs.window_scale.is_some() && ours_sent;
+        if self.ws_ok {
+            self.snd_shift = theirs.window_scale.unwrap_or(0);
+            self.rcv_shift = c.window_shift();
+        } else {
+            self.snd_shift = 0;
+            self.rcv_shift = 0;
+        }
+        self.sack_ok = c.sack && theirs.sack_permitted;
+        self.ts_ok = c.timestamps && theirs.timestamps.is_some();
+        if let Some((val, _)) = theirs.timestamps {
+            self.ts_recent = val;
+        }
+        let smss = self.smss();
+        self.cc.set_smss(smss, self.config.initial_window);
+    }
+
+    fn queue_control(&mut self, seg: Segment) {
+        if self.control.len() < 8 {
+            self.control.push_back(seg);
+        }
+    }
+
+    /// A RST answering `seg` (RFC 9293 3.10.7.1 "reset generation").
+    pub fn rst_for(seg: &Segment, payload_len: usize) -> Option<Segment> {
+        if seg.has(RST) {
+            return None;
+        }
+        Some(if seg.has(ACK) {
+            Segment {
+                src_port: seg.dst_port,
+                dst_port: seg.src_port,
+                seq: seg.ack,
+                flags: RST,
+                ..Segment::default()
+            }
+        } else {
+            Segment {
+                src_port: seg.dst_port,
+                dst_port: seg.src_port,
+                seq: SeqNumber(0),
+                ack: seg.seq + seg.seq_len(payload_len),
+                flags: RST | ACK,
+                ..Segment::default()
+            }
+        })
+    }
+
+    fn challenge_ack(&mut self, now: Instant) {
+        let (start, count) = self.challenge_window;
+        if now - start >= Duration::from_secs(1) {
+            self.challenge_window = (now, 0);
+        } else if count >= self.config.challenge_ack_limit {
+            return;
+        }
+        self.challenge_window.1 += 1;
+        self.stats.challenge_acks += 1;
+        self.ack_now = true;
+    }
+
+    // ----- input ------------------------------------------------------------------
+
+    /// Processes one incoming segment (`payload` follows its header) at `now`
+    /// (RFC 9293 3.10.7). `Err` says why it was dropped; an ACK or RST the drop calls
+    /// for is queued for [`Self::poll_transmit`]. A dropped segment changes nothing else.
+    pub fn on_segment(
+        &mut self,
+        now: Instant,
+        seg: &Segment,
+        payload: &[u8],
+    ) -> Result<(), DropReason> {
+        match self.state {
+            State::Closed => {
+                if let Some(rst) = Self::rst_for(seg, payload.len()) {
+                    self.queue_control(rst);
+                }
+                Err(DropReason::Closed)
+            }
+            State::Listen => self.on_listen(now, seg),
+            State::SynSent => self.on_syn_sent(now, seg, payload),
+            _ => {
+                if seg.dst_port != self.local.port() || seg.src_port != self.remote.port() {
+                    return Err(DropReason::WrongPorts);
+                }
+                self.on_synchronized(now, seg, payload)
+            }
+        }
+    }
+
+    /// Sets where a passive connection comes from (the protocol layer knows the IP
+    /// address; segments carry only the port).
+    pub fn set_remote(&mut self, remote: SocketAddrV4) {
+        self.remote = remote;
+    }
+
+    fn on_listen(&mut self, now: Instant, seg: &Segment) -> Result<(), DropReason> {
+        if seg.has(RST) {
+            return Err(DropReason::RstInListen);
+        }
+        if seg.has(ACK) {
+            if let Some(rst) = Self::rst_for(seg, 0) {
+                self.queue_control(rst);
+            }
+            return Err(DropReason::AckInListen);
+        }
+        if !seg.has(SYN) {
+            return Err(DropReason::NotSyn);
+        }
+        if seg.dst_port != self.local.port() {
+            return Err(DropReason::WrongPorts);
+        }
+        self.remote = SocketAddrV4::new(*self.remote.ip(), seg.src_port);
+        let iss = self.iss;
+        self.set_iss(iss);
+        self.irs = seg.seq;
+        self.rcv_nxt = seg.seq + 1;
+        self.rcv_adv = self.rcv_nxt;
+        self.last_ack_sent = self.rcv_nxt;
+        self.negotiate(&seg.options, true);
+        // The SYN's window is never scaled (RFC 7323 2.2).
+        self.update_window(seg.seq, seg.ack, usize::from(seg.window));
+        self.state = State::SynReceived;
+        self.syn_pending = true;
+        self.last_send = now;
+        self.stats.segments_received += 1;
+        Ok(())
+    }
+
+    fn on_syn_sent(
+        &mut self,
+        now: Instant,
+        seg: &Segment,
+        payload: &[u8],
+    ) -> Result<(), DropReason> {
+        if seg.dst_port != self.local.port() || seg.src_port != self.remote.port() {
+            return Err(DropReason::WrongPorts);
+        }
+        let ack_ok = seg.has(ACK) && seg.ack > self.iss && seg.ack <= self.snd_max;
+        if seg.has(ACK) && !ack_ok {
+            if !seg.has(RST) {
+                if let Some(rst) = Self::rst_for(seg, payload.len()) {
+                    self.queue_control(rst);
+                }
+                return Err(DropReason::BadAckInSynSent);
+            }
+            return Err(DropReason::BadRstInSynSent);
+        }
+        if seg.has(RST) {
+            if !ack_ok {
+                return Err(DropReason::BadRstInSynSent);
+            }
+            self.reset_by_peer(TcpError::Refused);
+            return Ok(());
+        }
+        if !seg.has(SYN) {
+            return Err(DropReason::NotSyn);
+        }
+        self.stats.segments_received += 1;
+        self.irs = seg.seq;
+        self.rcv_nxt = seg.seq + 1;
+        self.rcv_adv = self.rcv_nxt;
+        self.last_ack_sent = self.rcv_nxt;
+        let sent = TcpOptions {
+            window_scale: self.config.window_scaling.then_some(0),
+            ..TcpOptions::default()
+        };
+        self.negotiate(&seg.options, sent.window_scale.is_some());
+        if seg.has(ACK) {
+            if let Some((_, ecr)) = seg.options.timestamps.filter(|_| self.ts_ok) {
+                self.take_rtt_ts(now, ecr);
+            } else if let Some((_, at)) = self.rtt_timed.take() {
+                self.rto.sample(now - at);
+            }
+            self.snd_una = seg.ack;
+            self.syn_acked = true;
+            self.snd_nxt = self.snd_nxt.max(seg.ack);
+            self.update_window(seg.seq, seg.ack, usize::from(seg.window));
+            self.rtx_at = None;
+            self.rtx_since = None;
+            self.restart_rto_after_syn_loss();
+            self.state = State::Established;
+            self.events |= EV_CONNECTED | EV_WRITABLE;
+            self.ack_now = true;
+            self.syn_pending = false;
+        } else {
+            // Simultaneous open (RFC 9293 figure 7): answer with SYN-ACK.
+            self.snd_wnd = usize::from(seg.window);
+            self.state = State::SynReceived;
+            self.syn_pending = true;
+        }
+        Ok(())
+    }
+
+    /// RFC 6298 5.7: if the SYN (or SYN-ACK) timed out and no RTT sample exists, data
+    /// starts with an RTO of 3 s.
+    fn restart_rto_after_syn_loss(&mut self) {
+        if self.rto.srtt().is_none() && self.rto.backoff() > 0 {
+            let c = &self.config;
+            self.rto = RtoEstimator::new(
+                Duration::from_secs(3).max(c.initial_rto),
+                c.min_rto,
+                c.max_rto,
+            );
+        }
+    }
+
+    fn take_rtt_ts(&mut self, now: Instant, ecr: u32) {
+        if ecr == 0 {
+            return;
+        }
+        // Karn's rule with timestamps: an echo from before the last timeout-driven
+        // retransmission may come from an ACK of a duplicate, and would measure the stall.
+        if self
+            .ts_karn_floor
+            .is_some_and(|floor| (ecr.wrapping_sub(floor) as i32) < 0)
+        {
+            return;
+        }
+        let rtt = self.ts_now(now).wrapping_sub(ecr);
+        if rtt < 60_000 * 10 {
+            self.rto.sample(Duration::from_millis(u64::from(rtt)));
+        }
+    }
+
+    /// Whether `seg` is acceptable (RFC 9293 3.10.7.4, first check) against RCV.WND.
+    fn acceptable(&self, seg: &Segment, len: usize) -> bool {
+        let wnd = self.rcv_wnd();
+        let (start, end) = (self.rcv_nxt, self.rcv_nxt + wnd);
+        match (len, wnd) {
+            (0, 0) => seg.seq == self.rcv_nxt,
+            (0, _) => seg.seq.within(start, end),
+            (_, 0) => false,
+            _ => seg.seq.within(start, end) || (seg.seq + (len - 1)).within(start, end),
+        }
+    }
+
+    fn on_synchronized(
+        &mut self,
+        now: Instant,
+        seg: &Segment,
+        payload: &[u8],
+    ) -> Result<(), DropReason> {
+        // Simultaneous open (RFC 9293 figure 8): the peer's SYN-ACK repeats its SYN,
+        // which we already have; its ACK is what matters.
+        let trimmed;
+        let seg = if self.state == State::SynReceived
+            && seg.has(SYN | ACK)
+            && seg.seq == self.irs
+            && payload.is_empty()
+        {
+            trimmed = Segment {
+                flags: seg.flags & !SYN,
+                seq: seg.seq + 1,
+                ..*seg
+            };
+            &trimmed
+        } else {
+            seg
+        };
+        let seg_len = seg.seq_len(payload.len());
+
+        // PAWS (RFC 7323 5.3).
+        if self.ts_ok
+            && !seg.has(RST)
+            && let Some((val, _)) = seg.options.timestamps
+            && (val.wrapping_sub(self.ts_recent) as i32) < 0
+            && now - self.ts_recent_at < PAWS_IDLE
+        {
+            self.ack_now = true;
+            return Err(DropReason::Paws);
+        }
+
+        // Sequence check; a zero window still admits the ACK, RST and URG of a
+        // segment at RCV.NXT (RFC 9293 3.10.7.4).
+        let mut accepted = self.acceptable(seg, seg_len);
+        let mut zero_window_ack = false;
+        if !accepted && self.rcv_wnd() == 0 && seg.seq == self.rcv_nxt {
+            accepted = true;
+            zero_window_ack = true;
+        }
+        if !accepted {
+            if seg.has(RST) {
+                return Err(DropReason::RstOutOfWindow);
+            }
+            self.ack_now = true;
+            // A retransmitted FIN in TIME-WAIT restarts the 2·MSL wait.
+            if self.state == State::TimeWait && seg.has(FIN) {
+                self.timewait_at = Some(now + self.config.msl.saturating_mul(2));
+            }
+            return Err(DropReason::OutOfWindow);
+        }
+
+        // RST (RFC 5961 3.2): exact → reset, otherwise a challenge ACK.
+        if seg.has(RST) {
+            if seg.seq != self.rcv_nxt {
+                self.challenge_ack(now);
+                return Err(DropReason::RstChallenged);
+            }
+            match self.state {
+                State::Closing | State::LastAck | State::TimeWait => self.set_closed(),
+                _ => self.reset_by_peer(TcpError::Reset),
+            }
+            return Ok(());
+        }
+
+        // SYN (RFC 5961 4.2): always a challenge ACK.
+        if seg.has(SYN) {
+            if self.state == State::SynReceived && seg.seq == self.irs {
+                // Our SYN-ACK was lost: send it again.
+                self.syn_pending = true;
+                return Err(DropReason::OutOfWindow);
+            }
+            self.challenge_ack(now);
+            return Err(DropReason::SynChallenged);
+        }
+
+        if !seg.has(ACK) {
+            return Err(DropReason::NoAck);
+        }
+
+        // ACK.
+        if self.state == State::SynReceived {
+            if !(seg.ack > self.snd_una && seg.ack <= self.snd_max) {
+                if let Some(rst) = Self::rst_for(seg, payload.len()) {
+                    self.queue_control(rst);
+                }
+                return Err(DropReason::BadAckInSynReceived);
+            }
+            self.snd_una = self.iss + 1;
+            self.syn_acked = true;
+            self.rtx_at = None;
+            self.rtx_since = None;
+            self.syn_pending = false;
+            if let Some((_, at)) = self.rtt_timed.take() {
+                self.rto.sample(now - at);
+            }
+            self.restart_rto_after_syn_loss();
+            self.snd_wl1 = seg.seq - 1; // force the window update below
+            self.state = if self.fin_queued {
+                State::FinWait1
+            } else {
+                State::Established
+            };
+            self.events |= EV_CONNECTED | EV_WRITABLE;
+        }
+        if seg.ack > self.snd_max {
+            self.ack_now = true;
+            return Err(DropReason::AckOfUnsent);
+        }
+        let oldest = self.snd_una - self.max_snd_wnd.max(1);
+        if seg.ack < oldest {
+            self.ack_now = true;
+            return Err(DropReason::AckTooOld);
+        }
+
+        // From here on the segment is accepted.
+        self.stats.segments_received += 1;
+        if self.ts_ok
+            && let Some((val, _)) = seg.options.timestamps
+            && seg.seq <= self.last_ack_sent
+            && (val.wrapping_sub(self.ts_recent) as i32) >= 0
+        {
+            self.ts_recent = val;
+            self.ts_recent_at = now;
+        }
+        self.process_ack(now, seg, payload.len());
+        if self.state == State::Closed {
+            return Ok(());
+        }
+
+        // Text.
+        let payload = if zero_window_ack {
+            &payload[..0]
+        } else {
+            payload
+        };
+        let mut fin = seg.has(FIN) && !zero_window_ack;
+        if matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        ) {
+            if !payload.is_empty() {
+                let in_order = self.take_data(now, seg, payload)?;
+                if fin && !in_order {
+                    self.ooo_fin = Some(seg.seq + payload.len());
+                    fin = false;
+                }
+            } else if fin && seg.seq != self.rcv_nxt {
+                // FIN beyond a gap: remember it.
+                if seg.seq > self.rcv_nxt {
+                    self.ooo_fin = Some(seg.seq);
+                    self.ack_now = true;
+                }
+                fin = false;
+            }
+        } else if !payload.is_empty() {
+            self.ack_now = true;
+        }
+        if self.ooo_fin == Some(self.rcv_nxt) && !self.fin_received {
+            fin = true;
+        }
+        if fin && !self.fin_received && self.state != State::TimeWait {
+            self.take_fin(now);
+        } else if fin && self.state == State::TimeWait {
+            self.ack_now = true;
+            self.timewait_at = Some(now + self.config.msl.saturating_mul(2));
+        }
+        Ok(())
+    }
+
+    fn update_window(&mut self, seq: SeqNumber, ack: SeqNumber, wnd: usize) {
+        self.snd_wnd = wnd;
+        self.max_snd_wnd = self.max_snd_wnd.max(wnd);
+        self.snd_wl1 = seq;
+        self.snd_wl2 = ack;
+        if wnd > 0 {
+            self.probe_pending = false;
+        }
+    }
+
+    fn process_ack(&mut self, now: Instant, seg: &Segment, payload_len: usize) {
+        let wnd = usize::from(seg.window) << self.snd_shift;
+        let acked = seg.ack.since(self.snd_una);
+        let window_changed = wnd != self.snd_wnd;
+
+        // SACK blocks update the scoreboard.
+        let mut new_sack = false;
+        if self.sack_ok {
+            for b in seg.options.sack_blocks() {
+                new_sack |= self
+                    .scoreboard
+                    .add(b.left, b.right, self.snd_una, self.snd_max);
+            }
+        }
+
+        if acked > 0 {
+            self.on_new_ack(now, seg, acked);
+        } else if payload_len == 0
+            && !seg.has(FIN)
+            && !window_changed
+            && self.snd_max > self.snd_una
+            && seg.ack == self.snd_una
+            && wnd > 0
+        {
+            self.on_dup_ack(new_sack);
+        } else if new_sack {
+            match self.recovery {
+                Recovery::Sack => self.fast_rtx = true,
+                Recovery::None
+                    if self.snd_una > self.recover
+                        && self.scoreboard.is_lost(self.snd_una, self.smss()) =>
+                {
+                    self.enter_sack_recovery()
+                }
+                _ => {}
+            }
+        }
+
+        // Window update (RFC 9293 3.10.7.4, "fifth").
+        if self.snd_wl1 < seg.seq || (self.snd_wl1 == seg.seq && self.snd_wl2 <= seg.ack) {
+            let was_zero = self.snd_wnd == 0;
+            self.update_window(seg.seq, seg.ack, wnd);
+            if was_zero && wnd > 0 {
+                // The window opened: resume sending where the probes left off.
+                self.rto_restart_if_needed(now);
+            }
+        }
+
+        // Our FIN acknowledged?
+        if self.fin_acked() {
+            match self.state {
+                State::FinWait1 => self.state = State::FinWait2,
+                State::Closing => self.enter_time_wait(now),
+                State::LastAck => self.set_closed(),
+                _ => {}
+            }
+        }
+    }
+
+    fn rto_restart_if_needed(&mut self, now: Instant) {
+        if self.snd_max > self.snd_una {
+            self.rtx_at = Some(now + self.rto.rto());
+        } else {
+            self.rtx_at = None;
+        }
+    }
+
+    fn on_new_ack(&mut self, now: Instant, seg: &Segment, acked: usize) {
+        // RTT (RFC 6298, Karn's rule; RFC 7323 with timestamps).
+        if let Some((_, ecr)) = seg.options.timestamps.filter(|_| self.ts_ok) {
+            self.take_rtt_ts(now, ecr);
+        } else if let Some((timed, at)) = self.rtt_timed
+            && seg.ack > timed
+        {
+            self.rto.sample(now - at);
+            self.rtt_timed = None;
+        }
+        if self.fin_seq().is_some_and(|f| seg.ack == f + 1) {
+            self.fin_acked = true;
+        }
+        let data_acked = acked.min(self.send_buf.len());
+        self.send_buf.ack(data_acked);
+        self.snd_una = seg.ack;
+        if self.snd_nxt < self.snd_una {
+            self.snd_nxt = self.snd_una;
+        }
+        if self.high_rxt < self.snd_una {
+            self.high_rxt = self.snd_una;
+        }
+        self.scoreboard.ack(self.snd_una);
+        if data_acked > 0 && self.may_send() {
+            self.events |= EV_WRITABLE;
+        }
+        self.rtx_since = None;
+        self.probe_pending = false;
+
+        match self.recovery {
+            Recovery::None => {
+                self.cc.on_ack(acked);
+                self.dup_acks = 0;
+            }
+            Recovery::NewReno => {
+                if self.snd_una >= self.recover {
+                    self.cc.exit_recovery(self.flight());
+                    self.recovery = Recovery::None;
+                    self.dup_acks = 0;
+                } else {
+                    // Partial ACK: retransmit the next hole at once (RFC 6582 3.2 step 5).
+                    self.cc.on_partial_ack(acked);
+                    self.fast_rtx = true;
+                }
+            }
+            Recovery::Sack => {
+                if self.snd_una >= self.recover {
+                    self.recovery = Recovery::None;
+                    self.dup_acks = 0;
+                } else {
+                    self.fast_rtx = true;
+                }
+            }
+        }
+        if self.recovery == Recovery::None && self.sack_ok && self.snd_una > self.recover {
+            // Enough SACKed above SND.UNA already means loss (RFC 6675 5, IsLost).
+            if self.scoreboard.is_lost(self.snd_una, self.smss()) {
+                self.enter_sack_recovery();
+            }
+        }
+        // RFC 6298 5.2 / 5.3.
+        self.rto_restart_if_needed(now);
+    }
+
+    fn on_dup_ack(&mut self, new_sack: bool) {
+        self.stats.dup_acks += 1;
+        self.dup_acks += 1;
+        match self.recovery {
+            Recovery::NewReno => self.cc.on_dup_ack_in_recovery(),
+            Recovery::Sack => self.fast_rtx = true,
+            Recovery::None => {
+                // RFC 6582 3.2 step 1 / RFC 6675: only beyond `recover`.
+                let past_recover = self.snd_una > self.recover || self.recover == self.iss;
+                if !past_recover {
+                    return;
+                }
+                let lost = self.sack_ok && self.scoreboard.is_lost(self.snd_una, self.smss());
+                if self.dup_acks as usize >= DUP_THRESH || (new_sack && lost) {
+                    if self.sack_ok {
+                        self.enter_sack_recovery();
+                    } else {
+                        self.stats.recoveries += 1;
+                        self.recover = self.snd_max;
+                        self.cc.enter_fast_recovery(self.flight());
+                        self.recovery = Recovery::NewReno;
+                        self.fast_rtx = true;
+                        self.rtt_timed = None;
+                    }
+                }
+            }
+        }
+    }
+
+    fn enter_sack_recovery(&mut self) {
+        self.stats.recoveries += 1;
+        self.recover = self.snd_max;
+        self.cc.enter_sack_recovery(self.flight());
+        self.recovery = Recovery::Sack;
+        self.high_rxt = self.snd_una;
+        self.fast_rtx = true;
+        self.rtt_timed = None;
+    }
+
+    /// Accepts in-window data. Returns whether a FIN on the segment may be processed
+    /// (all of the segment's data is in order).
+    fn take_data(
+        &mut self,
+        now: Instant,
+        seg: &Segment,
+        payload: &[u8],
+    ) -> Result<bool, DropReason> {
+        // Trim what is before RCV.NXT (a SYN is never here in synchronized states).
+        let mut seq = seg.seq;
+        let mut data = payload;
+        if seq < self.rcv_nxt {
+            let skip = self.rcv_nxt.since(seq).min(data.len());
+            data = &data[skip..];
+            seq = self.rcv_nxt;
+        }
+        if data.is_empty() {
+            // Entirely a duplicate: acknowledge at once (RFC 5681 4.2).
+            self.ack_now = true;
+            return Ok(true);
+        }
+        let offset = seq.since(self.rcv_nxt);
+        let had_gaps = !self.recv_buf.out_of_order().is_empty();
+        let Some(in_order) = self.recv_buf.write_at(offset, data) else {
+            self.ack_now = true;
+            return Err(DropReason::ReassemblyFull);
+        };
+        if offset > 0 {
+            // Out of order: remember for SACK and answer with a duplicate ACK at once.
+            self.note_sack(
+                seq,
+                seq + data.len().min(self.rcv_wnd().saturating_sub(offset)),
+            );
+            self.ack_now = true;
+        }
+        if in_order > 0 {
+            self.rcv_nxt += in_order;
+            self.stats.bytes_received += in_order as u64;
+            self.events |= EV_READABLE;
+            if had_gaps {
+                self.ack_now = true; // a gap filled (RFC 5681 4.2)
+            }
+            self.unacked_segments += 1;
+            match self.config.delayed_ack {
+                Some(delay) if self.unacked_segments < 2 && !self.ack_now => {
+                    if self.delack_at.is_none() {
+                        self.delack_at = Some(now + delay);
+                    }
+                }
+                _ => self.ack_now = true,
+            }
+        }
+        let end = seg.seq + payload.len();
+        Ok(self.rcv_nxt == end)
+    }
+
+    fn note_sack(&mut self, left: SeqNumber, right: SeqNumber) {
+        if !self.sack_ok || left >= right {
+            return;
+        }
+        // The block containing the new data, widened to its assembler range.
+        let mut block = SackBlock { left, right };
+        let base = self.rcv_nxt;
+        for &(s, e) in self.recv_buf.out_of_order() {
+            let (bs, be) = (base + s, base + e);
+            if left >= bs && left < be {
+                block = SackBlock {
+                    left: bs,
+                    right: be,
+                };
+            }
+        }
+        self.sack_recent
+            .retain(|b| !(b.left < block.right && block.left < b.right) && b.left != block.left);
+        self.sack_recent.insert(0, block);
+        self.sack_recent.truncate(4);
+    }
+
+    fn current_sack_blocks(&mut self) -> TcpOptions {
+        let mut o = TcpOptions::default();
+        if !self.sack_ok {
+            return o;
+        }
+        let base = self.rcv_nxt;
+        let ranges: Vec<(SeqNumber, SeqNumber)> = self
+            .recv_buf
+            .out_of_order()
+            .iter()
+            .map(|&(s, e)| (base + s, base + e))
+            .collect();
+        // Refresh each remembered block to the range that now contains it.
+        self.sack_recent.retain_mut(|b| {
+            match ranges.iter().find(|r| b.left >= r.0 && b.left < r.1) {
+                Some(r) => {
+                    *b = SackBlock {
+                        left: r.0,
+                        right: r.1,
+                    };
+                    true
+                }
+                None => false,
+            }
+        });
+        let mut seen: Vec<SeqNumber> = Vec::new();
+        for b in &self.sack_recent {
+            if !seen.contains(&b.left) {
+                seen.push(b.left);
+                o.push_sack(*b);
+            }
+        }
+        // Ranges never reported yet (possible after truncation) follow.
+        for r in ranges {
+            if !seen.contains(&r.0)
+                && !o.push_sack(SackBlock {
+                    left: r.0,
+                    right: r.1,
+                })
+            {
+                break;
+            }
+            seen.push(r.0);
+        }
+        o
+    }
+
+    fn take_fin(&mut self, now: Instant) {
+        self.fin_received = true;
+        self.rcv_nxt += 1;
+        self.ooo_fin = None;
+        self.ack_now = true;
+        self.events |= EV_READABLE;
+        match self.state {
+            State::SynReceived | State::Established => self.state = State::CloseWait,
+            State::FinWait1 => {
+                if self.fin_acked() {
+                    self.enter_time_wait(now);
+                } else {
+                    self.state = State::Closing;
+                }
+            }
+            State::FinWait2 => self.enter_time_wait(now),
+            _ => {}
+        }
+    }
+
+    fn enter_time_wait(&mut self, now: Instant) {
+        self.state = State::TimeWait;
+        self.rtx_at = None;
+        self.delack_at = None;
+        self.timewait_at = Some(now + self.config.msl.saturating_mul(2));
+    }
+
+    // ----- timers -----------------------------------------------------------------
+
+    /// When the socket needs to be polled next (a timer deadline), if ever.
+    pub fn poll_at(&self) -> Option<Instant> {
+        if self.ack_now
+            || self.fast_rtx
+            || self.syn_pending
+            || !self.control.is_empty()
+            || self.probe_pending
+        {
+            return Some(Instant::ZERO);
+        }
+        [self.rtx_at, self.delack_at, self.timewait_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn handle_timers(&mut self, now: Instant) {
+        if self.timewait_at.is_some_and(|t| now >= t) {
+            self.timewait_at = None;
+            self.set_closed();
+            return;
+        }
+        if self.delack_at.is_some_and(|t| now >= t) {
+            self.delack_at = None;
+            self.ack_now = true;
+        }
+        if self.rtx_at.is_some_and(|t| now >= t) {
+            self.rtx_at = None;
+            self.on_rto(now);
+        }
+    }
+
+    fn on_rto(&mut self, now: Instant) {
+        let since = *self.rtx_since.get_or_insert(now);
+        let limit = match self.state {
+            State::SynSent | State::SynReceived => self.config.syn_timeout,
+            _ => self.config.user_timeout,
+        };
+        let probing =
+            self.state.is_synchronized() && self.snd_wnd == 0 && !self.send_buf.is_empty();
+        if !probing && now - since >= limit {
+            self.error = Some(TcpError::TimedOut);
+            self.events |= EV_RESET;
+            self.set_closed();
+            return;
+        }
+        if probing {
+            // Zero-window probe (RFC 9293 3.8.6.1): backs off, keeps cwnd, never gives up.
+            self.rto.back_off();
+            self.probe_pending = true;
+            return;
+        }
+        self.stats.timeouts += 1;
+        let first = self.rto.backoff() == 0;
+        self.rto.back_off();
+        if self.rto.backoff() > 3 {
+            self.rto.reset_samples();
+        }
+        self.rtt_timed = None;
+        match self.state {
+            State::SynSent | State::SynReceived => {
+                self.syn_pending = true;
+                return;
+            }
+            _ => {}
+        }
+        self.cc.on_timeout(self.flight(), first);
+        self.ts_karn_floor = Some(self.ts_now(now));
+        self.recover = self.snd_max;
+        self.recovery = Recovery::None;
+        self.fast_rtx = false;
+        self.dup_acks = 0;
+        self.scoreboard.clear();
+        self.snd_nxt = self.snd_una;
+        self.high_rxt = self.snd_una;
+    }
+
+    // ----- output -----------------------------------------------------------------
+
+    /// The next segment to send at `now`, if any. Call until `None`, then again at
+    /// [`Self::poll_at`] or after any input or application call.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Outgoing> {
+        self.handle_timers(now);
+        if let Some(seg) = self.control.pop_front() {
+            return Some(self.finish(now, seg, Vec::new()));
+        }
+        let out = match self.state {
+            State::Closed | State::Listen | State::SynSent => self.send_syn(now),
+            State::SynReceived => self.send_syn(now).or_else(|| self.send_ack_if_needed(now)),
+            State::TimeWait | State::FinWait2 => self.send_ack_if_needed(now),
+            _ => self
+                .send_retransmission(now)
+                .or_else(|| self.send_probe(now))
+                .or_else(|| self.send_new(now))
+                .or_else(|| self.send_ack_if_needed(now)),
+        };
+        if out.is_none() {
+            // Nothing more to send now: no immediate work remains (poll_at never spins).
+            self.ack_now = false;
+            self.fast_rtx = false;
+            self.probe_pending = false;
+            self.syn_pending = false;
+        }
+        out
+    }
+
+    fn send_syn(&mut self, now: Instant) -> Option<Outgoing> {
+        if !self.syn_pending || !matches!(self.state, State::SynSent | State::SynReceived) {
+            return None;
+        }
+        self.syn_pending = false;
+        self.ack_now = false;
+        let (flags, options) = if self.state == State::SynSent {
+            (SYN, self.syn_options(now, None))
+        } else {
+            let peer = TcpOptions {
+                window_scale: self.ws_ok.then_some(self.snd_shift),
+                sack_permitted: self.sack_ok,
+                timestamps: self.ts_ok.then_some((self.ts_recent, 0)),
+                ..TcpOptions::default()
+            };
+            (SYN | ACK, self.syn_options(now, Some(&peer)))
+        };
+        let mut seg = self.base_segment(flags, self.iss);
+        seg.options = options;
+        seg.window = self.window_field(true);
+        if self.snd_max == self.iss {
+            self.rtt_timed = Some((self.iss, now));
+        } else {
+            self.stats.retransmits += 1;
+        }
+        self.snd_nxt = self.iss + 1;
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        if self.rtx_at.is_none() {
+            self.rtx_at = Some(now + self.rto.rto());
+        }
+        Some(self.finish(now, seg, Vec::new()))
+    }
+
+    /// Fast retransmit, NewReno partial-ACK retransmit, or RFC 6675 NextSeg rule 1.
+    fn send_retransmission(&mut self, now: Instant) -> Option<Outgoing> {
+        if !self.fast_rtx {
+            return None;
+        }
+        let smss = self.smss();
+        let (seq, len) = match self.recovery {
+            Recovery::Sack => {
+                let pipe = self.pipe();
+                if self.cc.cwnd() < pipe + smss && self.high_rxt > self.snd_una {
+                    self.fast_rtx = false;
+                    return None;
+                }
+                match self.scoreboard.next_lost(self.snd_una, self.high_rxt, smss) {
+                    Some(x) => x,
+                    None if self.high_rxt == self.snd_una => {
+                        let hole_end = self
+                            .scoreboard
+                            .ranges()
+                            .first()
+                            .map_or(self.snd_max, |r| r.0);
+                        (self.snd_una, smss.min(hole_end.since(self.snd_una)))
+                    }
+                    None => {
+                        self.fast_rtx = false;
+                        return None;
+                    }
+                }
+            }
+            _ => {
+                self.fast_rtx = false;
+                (self.snd_una, smss.min(self.flight()))
+            }
+        };
+        if len == 0 {
+            self.fast_rtx = false;
+            return None;
+        }
+        self.stats.fast_retransmits += 1;
+        let out = self.data_segment(now, seq, len, true);
+        self.high_rxt = self.high_rxt.max(seq + len);
+        if self.rtx_at.is_none() {
+            self.rtx_at = Some(now + self.rto.rto());
+        }
+        out
+    }
+
+    fn pipe(&self) -> usize {
+        self.scoreboard
+            .pipe(self.snd_una, self.snd_max, self.high_rxt, self.smss())
+    }
+
+    fn send_probe(&mut self, now: Instant) -> Option<Outgoing> {
+        if !self.probe_pending {
+            return None;
+        }
+        self.probe_pending = false;
+        self.stats.window_probes += 1;
+        self.rtx_at = Some(now + self.rto.rto());
+        let unsent = self.unsent_data();
+        if self.snd_max > self.snd_una && !self.send_buf.is_empty() {
+            // Probe with the oldest unacknowledged byte again.
+            return self.data_segment(now, self.snd_una, 1, true);
+        }
+        if unsent > 0 {
+            let seq = self.snd_nxt;
+            let out = self.data_segment(now, seq, 1, false);
+            self.snd_nxt += 1;
+            self.snd_max = self.snd_max.max(self.snd_nxt);
+            return out;
+        }
+        None
+    }
+
+    fn unsent_data(&self) -> usize {
+        let end = self.data_start() + self.send_buf.len();
+        end.since(self.snd_nxt)
+    }
+
+    fn send_new(&mut self, now: Instant) -> Option<Outgoing> {
+        if !matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        ) {
+            return None;
+        }
+        let smss = self.smss();
+        let unsent = self.unsent_data();
+        let fin_seq = self.fin_seq();
+        let fin_unsent = fin_seq.is_some_and(|f| self.snd_nxt <= f);
+        if unsent == 0 && !fin_unsent {
+            return None;
+        }
+        let in_flight = self.snd_nxt.since(self.snd_una);
+        let mut usable = if self.recovery == Recovery::Sack {
+            // RFC 6675: the pipe, not the sequence distance, is what is in flight.
+            self.cc.cwnd().saturating_sub(self.pipe())
+        } else {
+            self.cc.cwnd().saturating_sub(in_flight)
+        };
+        // The peer's window bounds new data regardless of cwnd.
+        usable = usable.min((self.snd_una + self.snd_wnd).since(self.snd_nxt));
+        let len = unsent.min(usable).min(smss);
+        let retransmitting = self.snd_nxt < self.snd_max;
+        if len == 0 {
+            if unsent == 0 && fin_unsent {
+                // A bare FIN needs no window.
+                let seq = self.snd_nxt;
+                return self.fin_segment(now, seq, retransmitting);
+            }
+            if self.snd_wnd == 0 && self.rtx_at.is_none() {
+                // Zero window and nothing in flight: start the persist timer.
+                self.rtx_at = Some(now + self.rto.rto());
+            }
+            return None;
+        }
+        if len < smss && !retransmitting {
+            // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1, 3.7.4).
+            let all_queued = len == unsent;
+            let nagle_blocks = self.config.nagle && in_flight > 0 && !fin_unsent;
+            let big_enough = self.max_snd_wnd > 0 && len >= self.max_snd_wnd / 2;
+            if !(all_queued && !nagle_blocks || big_enough) {
+                return None;
+            }
+        }
+        // Restart after idle (RFC 5681 4.1).
+        if in_flight == 0 && now - self.last_send > self.rto.rto() && !retransmitting {
+            self.cc.on_idle_restart(self.config.initial_window);
+        }
+        let seq = self.snd_nxt;
+        let mut out = self.data_segment(now, seq, len, retransmitting)?;
+        self.snd_nxt += len;
+        if fin_unsent && len == unsent {
+            out.segment.flags |= FIN;
+            self.snd_nxt += 1;
+        }
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        if !retransmitting && self.rtt_timed.is_none() && !self.ts_ok {
+            self.rtt_timed = Some((seq, now));
+        }
+        if self.rtx_at.is_none() {
+            self.rtx_at = Some(now + self.rto.rto());
+        }
+        Some(out)
+    }
+
+    fn fin_segment(&mut self, now: Instant, seq: SeqNumber, again: bool) -> Option<Outgoing> {
+        let seg = self.base_segment(FIN | ACK, seq);
+        if again {
+            self.stats.retransmits += 1;
+        }
+        self.snd_nxt = seq + 1;
+        self.snd_max = self.snd_max.max(self.snd_nxt);
+        if self.rtx_at.is_none() {
+            self.rtx_at = Some(now + self.rto.rto());
+        }
+        Some(self.finish(now, seg, Vec::new()))
+    }
+
+    fn data_segment(
+        &mut self,
+        now: Instant,
+        seq: SeqNumber,
+        len: usize,
+        again: bool,
+    ) -> Option<Outgoing> {
+        let offset = seq.since(self.data_start());
+        let mut payload = alloc::vec![0u8; len];
+        let n = self.send_buf.read_at(offset, &mut payload);
+        payload.truncate(n);
+        let mut flags = ACK;
+        if offset + n == self.send_buf.len() {
+            flags |= PSH;
+        }
+        let mut seg = self.base_segment(flags, seq);
+        if n == 0 {
+            // Only a FIN can be here (data all acknowledged meanwhile).
+            if self.fin_seq() == Some(seq) {
+                seg.flags = FIN | ACK;
+                self.snd_nxt = self.snd_nxt.max(seq + 1);
+                self.snd_max = self.snd_max.max(seq + 1);
+                return Some(self.finish(now, seg, payload));
+            }
+            return None;
+        }
+        if again {
+            self.stats.retransmits += 1;
+            if self.fin_seq() == Some(seq + n) && self.snd_max > seq + n {
+                seg.flags |= FIN;
+            }
+        }
+        Some(self.finish(now, seg, payload))
+    }
+
+    fn send_ack_if_needed(&mut self, now: Instant) -> Option<Outgoing> {
+        if !self.ack_now {
+            return None;
+        }
+        let seg = self.base_segment(ACK, self.snd_nxt);
+        Some(self.finish(now, seg, Vec::new()))
+    }
+
+    /// Adds ACK fields, window, timestamps and SACK blocks to `seg`, and books keeping.
+    fn finish(&mut self, now: Instant, mut seg: Segment, payload: Vec<u8>) -> Outgoing {
+        let is_rst = seg.has(RST);
+        let is_syn = seg.has(SYN);
+        if !is_rst && !is_syn {
+            if self.state.is_synchronized() || self.state == State::SynReceived {
+                seg.flags |= ACK;
+                seg.ack = self.rcv_nxt;
+            }
+            seg.window = self.window_field(false);
+            let mut o = self.current_sack_blocks();
+            if self.ts_ok {
+                o.timestamps = Some((self.ts_now(now), self.ts_recent));
+                o.sack_count = o.sack_count.min(3);
+            }
+            seg.options = o;
+        }
+        if seg.has(ACK) && !is_rst {
+            self.ack_now = false;
+            self.delack_at = None;
+            self.unacked_segments = 0;
+            self.last_ack_sent = seg.ack;
+        }
+        if !payload.is_empty() || is_syn || seg.has(FIN) {
+            self.last_send = now;
+        }
+        self.stats.segments_sent += 1;
+        Outgoing {
+            segment: seg,
+            payload,
+        }
+    }
+}

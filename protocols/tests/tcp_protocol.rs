@@ -1,0 +1,204 @@
+//! The TCP `#[protocol]` in a node behind IPv4: a closed port answers RST, segments to
+//! broadcast or from invalid sources are dropped silently and counted (RFC 9293 MUST-57,
+//! MUST-63), a connect to a broadcast address is refused with an error that says what to
+//! change (MUST-46), and a listener answers a SYN with a SYN-ACK carrying our options.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use vipe_protocols::ipv4::{Interface, Ipv4, Ipv4Config, Ipv4Port};
+use vipe_protocols::tcp::{
+    AppEvent, Segment, SeqNumber, Tcp, TcpApp, TcpOptions, TcpPort, TcpProtocolConfig,
+};
+use vipe_protocols::wire::Ipv4Header;
+use vipe_protocols::wire::ipv4::Ipv4HeaderView;
+use vipe_protocols::wire::tcp::{ACK, RST, SYN};
+use vipe_rt::prelude::*;
+use vipe_rt::{Header, Options};
+
+const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+/// Records what TCP tells it; sends what the test queues at start.
+#[protocol]
+#[derive(Default)]
+struct App {
+    start: Vec<(u32, Option<SocketAddrV4>, Option<SocketAddrV4>)>,
+    got: Vec<AppEvent>,
+}
+
+#[protocol]
+impl App {
+    #[on_start]
+    fn start(&mut self, cx: &mut Cx<Self>) {
+        for (mark, src, dst) in self.start.clone() {
+            let mut pkt = cx.alloc();
+            let m = pkt.meta_mut();
+            m.mark = mark;
+            m.src = src.map(Into::into);
+            m.dst = dst.map(Into::into);
+            cx.send(AppPort::Tcp, pkt);
+        }
+    }
+
+    #[on_packet(port = "tcp")]
+    fn rx(&mut self, _cx: &mut Cx<Self>, pkt: Packet) {
+        if let Some(ev) = TcpApp::event(&pkt) {
+            self.got.push(ev);
+        }
+    }
+}
+
+fn node(app: App) -> (Node, DeviceId, Handle<Tcp>, Handle<App>) {
+    let mut node = Node::new(NodeId(0));
+    let iface = Interface {
+        addr: ME,
+        prefix_len: 24,
+        mtu: 1500,
+    };
+    let ip = node.add(Ipv4::new(Ipv4Config::host(iface, None)));
+    let tcp = node.add(Tcp::new(ME, TcpProtocolConfig::default()));
+    let app = node.add(app);
+    node.connect(ip.port(Ipv4Port::Upper(6)), tcp.port(TcpPort::Ip))
+        .unwrap();
+    node.connect(tcp.port(TcpPort::App(1)), app.port(AppPort::Tcp))
+        .unwrap();
+    let dev = node.add_device("if0", DeviceKind::Frame);
+    node.attach(dev, ip.port(Ipv4Port::Lower(0))).unwrap();
+    node.start(Instant::ZERO);
+    (node, dev, tcp, app)
+}
+
+fn datagram(src: Ipv4Addr, dst: Ipv4Addr, seg: &Segment) -> Packet {
+    let tcp = seg.to_bytes(src, dst, &[]);
+    let h = Ipv4Header {
+        version: 4,
+        ihl: 0,
+        tos: 0,
+        total_len: 0,
+        ident: 1,
+        flags: 0,
+        frag_offset: 0,
+        ttl: 64,
+        protocol: 6,
+        checksum: 0,
+        src: src.octets(),
+        dst: dst.octets(),
+        options: Options::EMPTY,
+    };
+    let mut buf = vec![0u8; h.header_len() + tcp.len()];
+    buf[h.header_len()..].copy_from_slice(&tcp);
+    h.emit(&mut buf).unwrap();
+    Packet::from_slice(&buf)
+}
+
+fn replies(node: &mut Node) -> Vec<Segment> {
+    std::iter::from_fn(|| node.poll_transmit())
+        .filter_map(|t| {
+            let ip = Ipv4HeaderView::parse(t.packet.data()).ok()?;
+            let (src, dst) = (Ipv4Addr::from(ip.src()), Ipv4Addr::from(ip.dst()));
+            Segment::parse(src, dst, ip.payload()).ok().map(|(s, _)| s)
+        })
+        .collect()
+}
+
+fn syn(port: u16) -> Segment {
+    Segment {
+        src_port: 40000,
+        dst_port: port,
+        seq: SeqNumber(77),
+        flags: SYN,
+        window: 65535,
+        options: TcpOptions {
+            mss: Some(1400),
+            sack_permitted: true,
+            timestamps: Some((5, 0)),
+            window_scale: Some(7),
+            ..TcpOptions::default()
+        },
+        ..Segment::default()
+    }
+}
+
+#[test]
+fn closed_port_answers_rst() {
+    let (mut node, dev, _, _) = node(App::default());
+    node.handle_input(Instant::from_millis(1), dev, datagram(PEER, ME, &syn(81)));
+    let r = replies(&mut node);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].flags, RST | ACK);
+    assert_eq!(r[0].ack, SeqNumber(78));
+    assert_eq!(node.stats().drops_for("TCP segment for a closed port"), 1);
+}
+
+#[test]
+fn broadcast_and_invalid_sources_are_dropped_silently() {
+    let (mut node, dev, _, _) = node(App::default());
+    let bcast = Ipv4Addr::new(10, 0, 0, 255);
+    node.handle_input(
+        Instant::from_millis(1),
+        dev,
+        datagram(PEER, bcast, &syn(80)),
+    );
+    node.handle_input(
+        Instant::from_millis(2),
+        dev,
+        datagram(Ipv4Addr::BROADCAST, ME, &syn(80)),
+    );
+    node.handle_input(
+        Instant::from_millis(3),
+        dev,
+        datagram(Ipv4Addr::new(224, 0, 0, 1), ME, &syn(80)),
+    );
+    let r = replies(&mut node);
+    assert!(r.is_empty(), "{r:?} {:?}", node.stats());
+    assert_eq!(
+        node.stats().drops_for("TCP from an invalid source address"),
+        2
+    );
+    assert_eq!(
+        node.stats()
+            .drops_for("TCP to a broadcast, multicast or foreign address"),
+        1
+    );
+}
+
+#[test]
+fn connect_to_broadcast_is_refused_with_a_reason() {
+    use vipe_protocols::tcp::msg;
+    let app = App {
+        start: vec![(
+            msg::CONNECT,
+            None,
+            Some(SocketAddrV4::new(Ipv4Addr::BROADCAST, 80)),
+        )],
+        got: vec![],
+    };
+    let (mut node, _, tcp, app) = node(app);
+    node.handle_timeout(Instant::from_millis(1));
+    let got = &node.protocol(app).unwrap().got;
+    assert!(
+        matches!(&got[..], [AppEvent::Error(why)] if String::from_utf8_lossy(why).contains("unicast")),
+        "{got:?}"
+    );
+    assert_eq!(node.protocol(tcp).unwrap().connections(), 0);
+}
+
+#[test]
+fn listener_answers_syn_with_our_options() {
+    use vipe_protocols::tcp::msg;
+    let app = App {
+        start: vec![(msg::LISTEN, Some(SocketAddrV4::new(ME, 80)), None)],
+        got: vec![],
+    };
+    let (mut node, dev, tcp, _) = node(app);
+    node.handle_input(Instant::from_millis(1), dev, datagram(PEER, ME, &syn(80)));
+    let r = replies(&mut node);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].flags, SYN | ACK);
+    assert_eq!(r[0].ack, SeqNumber(78));
+    let o = r[0].options;
+    assert_eq!(o.mss, Some(1460));
+    assert!(o.sack_permitted && o.window_scale.is_some());
+    assert_eq!(o.timestamps.map(|t| t.1), Some(5));
+    assert_eq!(node.protocol(tcp).unwrap().half_open(), 1);
+}
