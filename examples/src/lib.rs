@@ -8,6 +8,7 @@
 //! - [`tcphost`]: a host with VIPE TCP serving files and fetching a URL over HTTP/1.0.
 
 pub mod chord;
+pub mod chord_kv;
 pub mod heartbeat;
 pub mod overlay;
 pub mod platform;

@@ -48,6 +48,10 @@ pub struct ChordConfig {
     /// predecessor). Off in the ToN paper's frozen-ring experiment ("fingers to dead
     /// nodes are not purged"); a lookup never asks a node that timed out twice anyway.
     pub purge_on_timeout: bool,
+    /// A client: it joins to get routing state and makes lookups, puts and gets, but
+    /// never notifies its successor, so no node takes it as predecessor and it owns no
+    /// key (a key-value client that comes and goes without moving data).
+    pub client: bool,
 }
 
 impl ChordConfig {
@@ -68,6 +72,7 @@ impl ChordConfig {
             alternates: 3,
             reach_owner: true,
             purge_on_timeout: true,
+            client: false,
         }
     }
 }
@@ -889,9 +894,11 @@ impl Chord {
                 {
                     self.table.prepend_successor(x);
                 }
-                let succ = self.table.successor();
-                let env = self.envelope(Kind::Notify, 0, 0, Id::ZERO);
-                self.send(cx, succ.addr, env, &[], &[]);
+                if !self.config.client {
+                    let succ = self.table.successor();
+                    let env = self.envelope(Kind::Notify, 0, 0, Id::ZERO);
+                    self.send(cx, succ.addr, env, &[], &[]);
+                }
             }
             (Kind::Ping, Kind::Pong) => {
                 let Some(id) = rpc.lookup else { return };
@@ -970,6 +977,9 @@ impl Chord {
             return;
         }
         self.left = true;
+        if self.config.client {
+            return; // never part of the ring: nothing to hand over
+        }
         let me = self.table.me();
         let succ = self.table.successor();
         let pred = self.table.predecessor();
