@@ -395,6 +395,22 @@ vipe_ns3_pcap(uint32_t device, const char* path, int32_t promiscuous) noexcept
     return 0;
 }
 
+/// Sets the default of an ns-3 attribute (`Config::SetDefaultFailSafe`), for objects
+/// created afterwards, e.g. `ns3::ArpCache::PendingQueueSize` = `1000`. Returns 0, or -1
+/// if ns-3 knows no such attribute or refuses the value.
+int32_t
+vipe_ns3_set_default(const char* name, const char* value) noexcept
+{
+    try
+    {
+        return Config::SetDefaultFailSafe(name, StringValue(value)) ? 0 : -1;
+    }
+    catch (...)
+    {
+        return -1;
+    }
+}
+
 /// Installs ns-3's Internet stack (ARP, IPv4, ICMP, UDP, TCP, traffic control) on a node.
 int32_t
 vipe_ns3_internet_install(uint32_t node) noexcept

@@ -52,6 +52,9 @@ pub struct ChordConfig {
     /// never notifies its successor, so no node takes it as predecessor and it owns no
     /// key (a key-value client that comes and goes without moving data).
     pub client: bool,
+    /// How long after its start a node with a bootstrap sends its join (to stagger
+    /// joins on platforms that start every node at once).
+    pub join_after: Duration,
 }
 
 impl ChordConfig {
@@ -73,6 +76,7 @@ impl ChordConfig {
             reach_owner: true,
             purge_on_timeout: true,
             client: false,
+            join_after: Duration::ZERO,
         }
     }
 }
@@ -1010,7 +1014,7 @@ impl Chord {
     #[on_start]
     fn start(&mut self, cx: &mut Cx<Self>) {
         if self.config.bootstrap.is_some() && self.table.successors().is_empty() {
-            cx.start_timer(ChordTimer::Join, Duration::ZERO);
+            cx.start_timer(ChordTimer::Join, self.config.join_after);
         }
         if !self.config.stabilize.is_zero() {
             let wait = Self::jittered(cx, self.config.stabilize);

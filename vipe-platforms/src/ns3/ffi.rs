@@ -41,6 +41,7 @@ unsafe extern "C" {
         run: u64,
     ) -> i32;
     pub(crate) fn vipe_ns3_end();
+    pub(crate) fn vipe_ns3_set_default(name: *const c_char, value: *const c_char) -> i32;
     pub(crate) fn vipe_ns3_now() -> i64;
     pub(crate) fn vipe_ns3_event_count() -> u64;
     pub(crate) fn vipe_ns3_run_until(end_ns: i64);

@@ -215,6 +215,21 @@ impl Ns3World {
         &self.state_ref().stats
     }
 
+    /// Sets the default value of an ns-3 attribute for the objects created after it,
+    /// as `Config::SetDefault` does: e.g. `("ns3::ArpCache::PendingQueueSize", "1000")`,
+    /// since ns-3 keeps only 3 datagrams per unresolved neighbour and a protocol that
+    /// talks to many peers at once loses the rest. An unknown attribute or a value it
+    /// refuses is an error.
+    pub fn set_default(&mut self, attribute: &str, value: &str) -> Result<(), Ns3Error> {
+        let bad = || Ns3Error::BadConfig(format!("ns-3 refused {attribute} = {value}"));
+        let name = std::ffi::CString::new(attribute).map_err(|_| bad())?;
+        let text = std::ffi::CString::new(value).map_err(|_| bad())?;
+        // SAFETY: both pointers are NUL-terminated strings that outlive the call; the
+        // shim only reads them.
+        let rc = unsafe { ffi::vipe_ns3_set_default(name.as_ptr(), text.as_ptr()) };
+        if rc == 0 { Ok(()) } else { Err(bad()) }
+    }
+
     /// Adds a VIPE node on a new ns-3 node (ids count from 0); its RNG is seeded from the
     /// world's seed.
     pub fn add_node(&mut self) -> NodeId {
