@@ -106,6 +106,8 @@ impl<T> EventQueue<T> for HeapQueue<T> {
 const LEVEL_BITS: u32 = 12;
 const LEVEL_SIZE: usize = 1 << LEVEL_BITS;
 const LEVEL_MASK: u64 = LEVEL_SIZE as u64 - 1;
+/// Largest allocation (in entries) an emptied bucket keeps for reuse.
+const KEEP_BUCKET_CAPACITY: usize = 256;
 
 /// A two-level hierarchical timing wheel with a heap for far events.
 ///
@@ -205,14 +207,24 @@ impl<T: Copy> WheelQueue<T> {
         self.l1_bits[i / 64] &= !(1 << (i % 64));
         let mut bucket = std::mem::take(&mut self.l1[i]);
         self.l1_len -= bucket.len();
+        // An emptied bucket keeps a small allocation for reuse, never a large one: every
+        // bucket keeping the largest it ever held cost ~1 GB at 10^6 nodes × 8 packets
+        // in flight (4096 buckets × ~10^4 entries), when only the live entries need memory.
+        let keep = |v: Vec<Entry<T>>| {
+            if v.capacity() <= KEEP_BUCKET_CAPACITY {
+                v
+            } else {
+                Vec::new()
+            }
+        };
         if self.near.is_empty() {
             // Heapify in place, O(k): the near heap takes the bucket's allocation and the
-            // bucket gets the old (empty) heap's, so steady state allocates nothing.
+            // bucket gets the old (empty) heap's if it is small.
             let old = std::mem::replace(&mut self.near, BinaryHeap::from(bucket));
-            self.l1[i] = old.into_vec();
+            self.l1[i] = keep(old.into_vec());
         } else {
             self.near.extend(bucket.drain(..));
-            self.l1[i] = bucket;
+            self.l1[i] = keep(bucket);
         }
     }
 
@@ -256,7 +268,9 @@ impl<T: Copy> WheelQueue<T> {
             }
             let mut cascade = cascade;
             cascade.clear();
-            self.l2[i2] = cascade;
+            if cascade.capacity() <= KEEP_BUCKET_CAPACITY {
+                self.l2[i2] = cascade;
+            }
             let horizon2 = turn + LEVEL_SIZE as u64;
             while let Some(e) = self.far.peek() {
                 if e.time >> (self.shift + LEVEL_BITS) >= horizon2 {

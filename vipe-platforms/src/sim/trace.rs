@@ -78,25 +78,28 @@ pub struct TraceEvent {
     pub kind: TraceKind,
     /// Packet length in bytes.
     pub len: usize,
-    /// FNV-1a hash of the packet's bytes, so traces compare contents cheaply.
+    /// A 64-bit hash of the packet's bytes ([`hash_bytes`]), so traces compare contents
+    /// cheaply.
     pub hash: u64,
 }
 
 impl TraceEvent {
-    pub(crate) fn new(
+    /// An event for a packet of `len` bytes whose [`hash_bytes`] is `hash`.
+    pub(crate) fn hashed(
         time: Instant,
         node: NodeId,
         device: DeviceId,
         kind: TraceKind,
-        bytes: &[u8],
+        len: usize,
+        hash: u64,
     ) -> Self {
         TraceEvent {
             time,
             node,
             device,
             kind,
-            len: bytes.len(),
-            hash: fnv1a(bytes),
+            len,
+            hash,
         }
     }
 }
@@ -116,10 +119,50 @@ impl fmt::Display for TraceEvent {
     }
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+/// The hash of a packet's bytes in trace events: eight bytes per step (little-endian
+/// words, each folded in by a 64×64→128-bit multiply), so hashing a packet costs a few
+/// nanoseconds — FNV-1a's byte-at-a-time chain took ~40% of a small simulation's time
+/// with the digest on. The same bytes give the same hash on every platform.
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    #[inline(always)]
+    fn fold(a: u64, b: u64) -> u64 {
+        let m = u128::from(a) * u128::from(b);
+        (m as u64) ^ ((m >> 64) as u64)
+    }
+    let mut h = 0xcbf2_9ce4_8422_2325 ^ (bytes.len() as u64).wrapping_mul(K);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        h = fold(h ^ w, K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        h = fold(h ^ u64::from_le_bytes(last), K ^ 0xff);
+    }
+    fold(h, K)
+}
+
+#[cfg(test)]
+mod hash_tests {
+    use super::hash_bytes;
+
+    #[test]
+    fn hash_tells_contents_lengths_and_positions_apart() {
+        let mut seen = std::collections::HashSet::new();
+        for len in 0..40usize {
+            assert!(seen.insert(hash_bytes(&vec![0u8; len])), "zeros, {len}");
+            for at in 0..len {
+                let mut bytes = vec![0u8; len];
+                bytes[at] = 1;
+                assert!(seen.insert(hash_bytes(&bytes)), "len {len}, one at {at}");
+            }
+        }
+        assert_ne!(hash_bytes(b""), hash_bytes(&[0]));
+        assert_eq!(hash_bytes(b"same bytes"), hash_bytes(b"same bytes"));
+    }
 }
 
 /// Where trace events go; any combination.
