@@ -311,7 +311,7 @@ mod tests {
             from: n + 1,
             to: 4000,
             from_port: 7,
-            datagram: n % 2 == 0,
+            datagram: n.is_multiple_of(2),
         }
     }
 
@@ -362,7 +362,7 @@ mod tests {
             .collect();
         let peak = store.held_bytes();
         assert!(
-            peak >= 100_000 * 80 && peak < 100_000 * 80 * 11 / 10,
+            (100_000 * 80..100_000 * 80 * 11 / 10).contains(&peak),
             "{peak}"
         );
         for r in burst {
