@@ -46,6 +46,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use rustc_hash::FxBuildHasher;
+use smallvec::SmallVec;
 use vipe_rt::{DeviceId, DeviceKind, Duration, Instant, Node, NodeConfig, NodeId, NodeRng, Packet};
 
 pub use delay::{
@@ -252,8 +253,8 @@ struct SimNode {
     node: Node,
     /// The wake-up currently scheduled for this node, if any.
     wake: Option<Instant>,
-    /// Per device: what it is bound to.
-    ports: Vec<Binding>,
+    /// Per device: what it is bound to (the first inline).
+    ports: SmallVec<[Binding; 1]>,
     state: NodeState,
     incarnation: u32,
 }
@@ -473,7 +474,7 @@ impl Simulator {
         self.nodes.push(SimNode {
             node,
             wake: None,
-            ports: Vec::new(),
+            ports: SmallVec::new(),
             state: NodeState::Up,
             incarnation: 0,
         });
@@ -767,7 +768,7 @@ impl Simulator {
                 self.nodes.push(SimNode {
                     node,
                     wake: None,
-                    ports: Vec::new(),
+                    ports: SmallVec::new(),
                     state: NodeState::Crashed,
                     incarnation: 0,
                 });
