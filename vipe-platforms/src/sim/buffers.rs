@@ -279,6 +279,24 @@ impl FlightStore {
         (header, &record[HEADER..HEADER + len])
     }
 
+    /// Hints the CPU to start loading a parked packet's record (header and first bytes).
+    #[inline]
+    pub(crate) fn prefetch(&self, flight: FlightRef) {
+        let (class, slot) = ((flight.0 >> SLOT_BITS) as usize, flight.0 & SLOT_MASK);
+        if let Some(c) = self.classes.get(class)
+            && let Some(chunk) = c.chunks.get((slot >> c.shift) as usize)
+            && let Some(mem) = &chunk.mem
+        {
+            let at = (slot & ((1 << c.shift) - 1)) as usize * c.size;
+            if let Some(record) = mem.get(at..at + c.size.min(128)) {
+                super::prefetch_lines(&record[0]);
+                if record.len() > 64 {
+                    super::prefetch_lines(&record[64]);
+                }
+            }
+        }
+    }
+
     /// Gives a packet's slot back once it has arrived (or was dropped).
     #[inline]
     pub(crate) fn release(&mut self, flight: FlightRef) {

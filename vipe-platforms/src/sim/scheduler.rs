@@ -291,6 +291,23 @@ impl<T: Copy> WheelQueue<T> {
     }
 }
 
+impl<T: Copy> WheelQueue<T> {
+    /// The items of the next two events, as far as the current bucket tells (`None`
+    /// where it does not hold them), without removing them: for prefetching.
+    #[inline]
+    pub fn lookahead(&self) -> (Option<T>, Option<T>) {
+        // `near` is a heap: the root is next, the earlier of its two children after it.
+        let heap = self.near.as_slice();
+        let next = heap.first().map(|e| e.item);
+        let after = match (heap.get(1), heap.get(2)) {
+            (Some(a), Some(b)) => Some(if a > b { a.item } else { b.item }),
+            (Some(a), None) => Some(a.item),
+            _ => None,
+        };
+        (next, after)
+    }
+}
+
 impl<T: Copy> EventQueue<T> for WheelQueue<T> {
     #[inline]
     fn push(&mut self, time: Instant, item: T) {

@@ -499,6 +499,17 @@ impl Node {
             .map(|(deadline, _)| deadline)
     }
 
+    /// Where the first protocol instance's state (and timers) sits in memory — the one
+    /// place beyond this record that handling an event touches. A platform holding many
+    /// nodes prefetches it for the node it runs next, to overlap that node's cache misses
+    /// with current work. Only an address to hint the CPU with: nothing may read it.
+    #[inline]
+    pub fn hot_state_addr(&self) -> Option<*const u8> {
+        self.instances
+            .first()
+            .map(|instance| (&**instance as *const dyn AnyInstance).cast::<u8>())
+    }
+
     /// Counters of events, transmissions, drops.
     pub fn stats(&self) -> &NodeStats {
         &self.core.stats
