@@ -119,30 +119,37 @@ impl fmt::Display for TraceEvent {
     }
 }
 
-/// The hash of a packet's bytes in trace events: eight bytes per step (little-endian
-/// words, each folded in by a 64×64→128-bit multiply), so hashing a packet costs a few
-/// nanoseconds — FNV-1a's byte-at-a-time chain took ~40% of a small simulation's time
-/// with the digest on. The same bytes give the same hash on every platform.
+/// The hash of a packet's bytes in trace events: sixteen bytes per step, each pair of
+/// little-endian words (keyed by its position) folded by one 64×64→128-bit multiply,
+/// the steps independent of each other so they run in parallel — a 64-byte packet costs
+/// a few nanoseconds, where FNV-1a's byte-at-a-time chain took ~40% of a small
+/// simulation's time with the digest on. The same bytes give the same hash everywhere.
 pub fn hash_bytes(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    #[inline(always)]
-    fn fold(a: u64, b: u64) -> u64 {
-        let m = u128::from(a) * u128::from(b);
-        (m as u64) ^ ((m >> 64) as u64)
+    const K0: u64 = 0x9e37_79b9_7f4a_7c15;
+    const K1: u64 = 0xe703_7ed1_a0b4_28db;
+    const K2: u64 = 0x8ebc_6af0_9c88_c6e3;
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+    let mut acc = (bytes.len() as u64).wrapping_mul(K0);
+    let mut key = K1;
+    let mut pairs = bytes.chunks_exact(16);
+    for pair in &mut pairs {
+        acc = acc.wrapping_add(fold(word(&pair[..8]) ^ key, word(&pair[8..]) ^ K2));
+        key = key.wrapping_add(K0);
     }
-    let mut h = 0xcbf2_9ce4_8422_2325 ^ (bytes.len() as u64).wrapping_mul(K);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        h = fold(h ^ w, K);
-    }
-    let rest = chunks.remainder();
+    let rest = pairs.remainder();
     if !rest.is_empty() {
-        let mut last = [0u8; 8];
+        let mut last = [0u8; 16];
         last[..rest.len()].copy_from_slice(rest);
-        h = fold(h ^ u64::from_le_bytes(last), K ^ 0xff);
+        acc = acc.wrapping_add(fold(word(&last[..8]) ^ key, word(&last[8..]) ^ K0));
     }
-    fold(h, K)
+    fold(acc ^ K2, K0)
+}
+
+/// The 128-bit product of `a` and `b`, its halves xor-ed.
+#[inline(always)]
+fn fold(a: u64, b: u64) -> u64 {
+    let m = u128::from(a) * u128::from(b);
+    (m as u64) ^ ((m >> 64) as u64)
 }
 
 #[cfg(test)]
@@ -202,14 +209,17 @@ impl TraceSink {
     #[inline]
     pub(crate) fn record(&mut self, event: TraceEvent) {
         if let Some(d) = &mut self.digest {
-            for word in [
-                event.time.as_nanos(),
-                u64::from(event.node.0) << 16 | u64::from(event.device.0),
-                event.kind as u64 | (event.len as u64) << 8,
-                event.hash,
-            ] {
-                *d = super::mix(*d, word);
-            }
+            // The event's four words folded in pairs (in parallel), then chained into the
+            // digest: order-sensitive, two multiplies deep per event.
+            let a = fold(
+                event.time.as_nanos() ^ 0x243f_6a88_85a3_08d3,
+                (u64::from(event.node.0) << 16 | u64::from(event.device.0)) ^ 0x1319_8a2e_0370_7344,
+            );
+            let b = fold(
+                (event.kind as u64 | (event.len as u64) << 8) ^ 0xa409_3822_299f_31d0,
+                event.hash ^ 0x082e_fa98_ec4e_6c89,
+            );
+            *d = fold(*d ^ a, b | 1).wrapping_add(a);
         }
         if let Some(memory) = &mut self.memory {
             memory.push(event);
