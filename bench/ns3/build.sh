@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds an ns-3 reference benchmark into ${OUT_DIR:-/tmp/vipe-bench}/ns3_<program> and
 # prints the binary's path on stdout (bench/sim-vs-ns3.sh and bench/vipe-vs-ns3.sh rely
-# on that). Programs: event_chain (the default; scheduler only) and udp_echo (CSMA,
-# Internet stack, echo applications).
+# on that). Programs: event_chain (the default; scheduler only), udp_echo (CSMA,
+# Internet stack, echo applications) and sim_scale (bench/sim-scale-vs-ns3.sh: nodes,
+# applications and packets, datagrams as scheduled events).
 # Needs the Debian package libns3-dev (and libgsl-dev, which its .pc files name).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,7 +13,8 @@ prog=${1:-event_chain}
 case "$prog" in
   event_chain) modules="core" ;;
   udp_echo) modules="core network csma internet applications traffic-control" ;;
-  *) echo "build.sh: unknown program '$prog' (event_chain or udp_echo)" >&2; exit 2 ;;
+  sim_scale) modules="core network" ;;
+  *) echo "build.sh: unknown program '$prog' (event_chain, udp_echo or sim_scale)" >&2; exit 2 ;;
 esac
 
 # Debian puts the headers in /usr/include/ns3/*.h; upstream installs use ns3.37/ns3/*.h.

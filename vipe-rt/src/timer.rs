@@ -10,6 +10,13 @@
 //! O(log n), so tens of thousands of live timers stay cheap.
 //!
 //! Arming a key that is already armed re-arms it: there is at most one live timer per key.
+//!
+//! Most instances arm a handful of timers (a simulated node of a large experiment: one
+//! or two), so a queue starts small: up to [`SMALL_TIMERS`] timers sit in one inline
+//! array, found and ordered by a linear scan — no heap, no hash map, no allocation, and
+//! nothing to chase through memory when a simulator wakes one of a million nodes. The
+//! queue moves to the heap-and-slab form above when more are armed at once. Both forms
+//! fire in the same (deadline, arming sequence) order.
 
 use alloc::collections::BinaryHeap;
 use alloc::vec::Vec;
@@ -18,6 +25,7 @@ use core::hash::Hash;
 
 use hashbrown::HashMap;
 use rustc_hash::FxBuildHasher;
+use smallvec::SmallVec;
 
 use crate::time::{Duration, Instant};
 
@@ -78,12 +86,27 @@ impl Ord for Entry {
     }
 }
 
+/// Most timers the inline form holds before the queue moves to a heap.
+pub const SMALL_TIMERS: usize = 8;
+
+/// A live timer of the inline form.
+struct SmallTimer<T> {
+    key: T,
+    deadline: Instant,
+    seq: u64,
+    period: Option<Duration>,
+}
+
+enum Repr<T> {
+    /// Up to `SMALL_TIMERS` timers, the first one inline.
+    Small(SmallVec<[SmallTimer<T>; 1]>),
+    /// More: a heap of entries over a slab, keys in a hash map.
+    Large(alloc::boxed::Box<HeapTimers<T>>),
+}
+
 /// A set of live timers keyed by `T`.
 pub struct TimerQueue<T> {
-    heap: BinaryHeap<Reverse<Entry>>,
-    slots: Vec<Slot<T>>,
-    free: Vec<u32>,
-    by_key: HashMap<T, u32, FxBuildHasher>,
+    repr: Repr<T>,
 }
 
 impl<T: Clone + Eq + Hash> Default for TimerQueue<T> {
@@ -93,9 +116,160 @@ impl<T: Clone + Eq + Hash> Default for TimerQueue<T> {
 }
 
 impl<T: Clone + Eq + Hash> TimerQueue<T> {
-    /// An empty queue.
+    /// An empty queue (allocates nothing).
     pub fn new() -> Self {
         TimerQueue {
+            repr: Repr::Small(SmallVec::new()),
+        }
+    }
+
+    /// Arms `key` to fire at `deadline` (re-arming it if it was armed). `seq` orders
+    /// timers with equal deadlines: lower fires first. `period`, if any, re-arms the
+    /// timer every `period` after each firing.
+    #[inline]
+    pub fn arm(&mut self, key: T, deadline: Instant, period: Option<Duration>, seq: u64) {
+        match &mut self.repr {
+            Repr::Small(timers) => {
+                if let Some(t) = timers.iter_mut().find(|t| t.key == key) {
+                    t.deadline = deadline;
+                    t.seq = seq;
+                    t.period = period;
+                } else if timers.len() < SMALL_TIMERS {
+                    // No spare capacity: a million simulated nodes carry these.
+                    if timers.len() == timers.inline_size() || timers.spilled() {
+                        timers.reserve_exact(1);
+                    }
+                    timers.push(SmallTimer {
+                        key,
+                        deadline,
+                        seq,
+                        period,
+                    });
+                } else {
+                    let mut large = HeapTimers::new();
+                    for t in timers.drain(..) {
+                        large.arm(t.key, t.deadline, t.period, t.seq);
+                    }
+                    large.arm(key, deadline, period, seq);
+                    self.repr = Repr::Large(alloc::boxed::Box::new(large));
+                }
+            }
+            Repr::Large(large) => large.arm(key, deadline, period, seq),
+        }
+    }
+
+    /// Disarms `key`. Returns whether it was armed.
+    pub fn cancel(&mut self, key: &T) -> bool {
+        match &mut self.repr {
+            Repr::Small(timers) => match timers.iter().position(|t| t.key == *key) {
+                Some(i) => {
+                    timers.swap_remove(i);
+                    if timers.is_empty() {
+                        // Back inline: an instance that armed a burst once keeps nothing.
+                        timers.shrink_to_fit();
+                    }
+                    true
+                }
+                None => false,
+            },
+            Repr::Large(large) => large.cancel(key),
+        }
+    }
+
+    /// Disarms every timer.
+    pub fn clear(&mut self) {
+        self.repr = Repr::Small(SmallVec::new());
+    }
+
+    /// When `key` fires next, if it is armed.
+    pub fn deadline(&self, key: &T) -> Option<Instant> {
+        match &self.repr {
+            Repr::Small(timers) => timers.iter().find(|t| t.key == *key).map(|t| t.deadline),
+            Repr::Large(large) => large.deadline(key),
+        }
+    }
+
+    /// Number of armed timers.
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            Repr::Small(timers) => timers.len(),
+            Repr::Large(large) => large.len(),
+        }
+    }
+
+    /// Whether no timer is armed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Index of the earliest inline timer.
+    #[inline]
+    fn small_min(timers: &[SmallTimer<T>]) -> Option<usize> {
+        let mut best: Option<(Instant, u64, usize)> = None;
+        for (i, t) in timers.iter().enumerate() {
+            if best.is_none_or(|(d, s, _)| (t.deadline, t.seq) < (d, s)) {
+                best = Some((t.deadline, t.seq, i));
+            }
+        }
+        best.map(|(_, _, i)| i)
+    }
+
+    /// The earliest armed timer's (deadline, sequence).
+    #[inline]
+    pub fn peek(&mut self) -> Option<(Instant, u64)> {
+        match &mut self.repr {
+            Repr::Small(timers) => {
+                Self::small_min(timers).map(|i| (timers[i].deadline, timers[i].seq))
+            }
+            Repr::Large(large) => large.peek(),
+        }
+    }
+
+    /// Removes and returns the earliest timer if it is due at `now`. A periodic timer is
+    /// re-armed for its next period (at `deadline + period`, so it does not drift) with
+    /// sequence `next_seq` before it is returned, so the handler may still cancel it.
+    #[inline]
+    pub fn pop_due(&mut self, now: Instant, next_seq: u64) -> Option<Expired<T>> {
+        match &mut self.repr {
+            Repr::Small(timers) => {
+                let i = Self::small_min(timers)?;
+                let t = &mut timers[i];
+                let deadline = t.deadline;
+                if deadline > now {
+                    return None;
+                }
+                let key = match t.period {
+                    Some(period) => {
+                        t.deadline = deadline + period.max(Duration::from_nanos(1));
+                        t.seq = next_seq;
+                        t.key.clone()
+                    }
+                    None => {
+                        let t = timers.swap_remove(i);
+                        if timers.is_empty() {
+                            timers.shrink_to_fit();
+                        }
+                        t.key
+                    }
+                };
+                Some(Expired { key, deadline })
+            }
+            Repr::Large(large) => large.pop_due(now, next_seq),
+        }
+    }
+}
+
+/// The heap-and-slab form of a [`TimerQueue`], for instances with many timers.
+struct HeapTimers<T> {
+    heap: BinaryHeap<Reverse<Entry>>,
+    slots: Vec<Slot<T>>,
+    free: Vec<u32>,
+    by_key: HashMap<T, u32, FxBuildHasher>,
+}
+
+impl<T: Clone + Eq + Hash> HeapTimers<T> {
+    fn new() -> Self {
+        HeapTimers {
             heap: BinaryHeap::new(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -166,14 +340,6 @@ impl<T: Clone + Eq + Hash> TimerQueue<T> {
         self.free.push(index);
     }
 
-    /// Disarms every timer.
-    pub fn clear(&mut self) {
-        self.heap.clear();
-        self.slots.clear();
-        self.free.clear();
-        self.by_key.clear();
-    }
-
     /// When `key` fires next, if it is armed.
     pub fn deadline(&self, key: &T) -> Option<Instant> {
         self.by_key
@@ -184,11 +350,6 @@ impl<T: Clone + Eq + Hash> TimerQueue<T> {
     /// Number of armed timers.
     pub fn len(&self) -> usize {
         self.by_key.len()
-    }
-
-    /// Whether no timer is armed.
-    pub fn is_empty(&self) -> bool {
-        self.by_key.is_empty()
     }
 
     #[inline]
@@ -299,6 +460,59 @@ mod tests {
             q.arm(i % 100, t(i), None, i);
         }
         assert_eq!(q.len(), 100);
-        assert!(q.heap.len() <= 4 * 100 + 1);
+        let Repr::Large(large) = &q.repr else {
+            panic!("100 timers are kept in the heap form");
+        };
+        assert!(large.heap.len() <= 4 * 100 + 1);
+    }
+
+    /// The inline form and the heap form fire the same timers in the same order, across
+    /// the switch from one to the other and back (after `clear`).
+    #[test]
+    fn inline_and_heap_forms_agree() {
+        let mut state = 11u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        for keys in [2u64, SMALL_TIMERS as u64, 3 * SMALL_TIMERS as u64] {
+            let mut small = TimerQueue::new();
+            let mut large = HeapTimers::new();
+            let mut seq = 0;
+            let mut now = 0;
+            for step in 0..5000 {
+                seq += 1;
+                let key = next() % keys;
+                match next() % 4 {
+                    0 => assert_eq!(small.cancel(&key), large.cancel(&key), "step {step}"),
+                    1 => {
+                        let period = Some(Duration::from_millis(1 + next() % 20));
+                        let d = t(now + next() % 50);
+                        small.arm(key, d, period, seq);
+                        large.arm(key, d, period, seq);
+                    }
+                    _ => {
+                        let d = t(now + next() % 50);
+                        small.arm(key, d, None, seq);
+                        large.arm(key, d, None, seq);
+                    }
+                }
+                now += next() % 5;
+                loop {
+                    seq += 1;
+                    let (a, b) = (small.pop_due(t(now), seq), large.pop_due(t(now), seq));
+                    assert_eq!(a, b, "step {step}");
+                    if a.is_none() {
+                        break;
+                    }
+                }
+                assert_eq!(small.len(), large.len());
+                assert_eq!(small.peek(), large.peek());
+            }
+            small.clear();
+            assert!(small.is_empty() && matches!(small.repr, Repr::Small(_)));
+        }
     }
 }

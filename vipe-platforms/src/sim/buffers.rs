@@ -1,109 +1,326 @@
-//! Buffers for packets in flight, in power-of-two size classes (32 B … 64 KiB), recycled
-//! through one free list per class. A packet in flight costs its size class plus a small
-//! fixed record, whichever node sent it; nodes keep no buffers of their own for it.
-//! Free lists shrink: a class keeps idle at most a quarter of the buffers it has in use
-//! (and at least a few), so memory follows the load down after a burst.
+//! Packets in flight: each one is a single record — a 16-byte header (where it goes, where
+//! it came from, its length) followed by its bytes — in a slab of fixed-size slots. Slot
+//! sizes come in classes (16-byte steps up to 128 bytes, then steps of ×1.5), so a
+//! 64-byte datagram costs 80 bytes in flight, with no allocator header and no separate
+//! descriptor: arriving reads one record, in one or two adjacent cache lines.
+//!
+//! A class is made of chunks of ~256 KiB. Slots are taken from the lowest chunk that has
+//! one free, so after a burst the load drains out of the high chunks, and a chunk whose
+//! last packet arrived is given back to the allocator (one empty chunk per class is kept
+//! as a spare, so a load hovering at a chunk boundary does not thrash).
 
-/// Smallest class: 32 bytes.
-const MIN_SHIFT: u32 = 5;
-/// Number of classes (32 B … 2^(5+16) = 2 MiB; larger payloads get exact buffers).
-const CLASSES: usize = 17;
-/// Buffers a class always may keep.
-const KEEP_MIN: usize = 64;
+/// Bytes of the header in front of each packet's bytes.
+pub(crate) const HEADER: usize = 16;
 
-/// A buffer holding `len` bytes of a packet in flight.
-#[derive(Debug)]
-pub(crate) struct Payload {
-    buf: Box<[u8]>,
-    len: u32,
+/// Slot sizes of the classes (header included).
+const CLASS_SIZES: [usize; 26] = [
+    32, 48, 64, 80, 96, 112, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144,
+    8192, 12288, 16384, 24576, 32768, 49152, 65536, 98304,
+];
+/// Records larger than the largest class get an exact buffer of their own.
+const OVERSIZED: usize = CLASS_SIZES.len();
+/// Bits of a handle for the slot; the class takes the top 5.
+const SLOT_BITS: u32 = 27;
+const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
+/// Target bytes per chunk: large enough that the chunk table of a class stays small
+/// (it is read on every arrival, so it should stay in cache: 8 M packets of 64 bytes make
+/// ~2000 chunks), small enough that memory goes back in useful steps.
+const CHUNK_BYTES: usize = 256 * 1024;
+
+/// Where a packet in flight goes and where it came from (the record's header).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FlightHeader {
+    /// Destination node.
+    pub(crate) to_node: u32,
+    /// Source node (datagram) or link (frame).
+    pub(crate) from: u32,
+    /// Destination device (link) or port (datagram).
+    pub(crate) to: u16,
+    /// Source port (datagram); for a link, unused.
+    pub(crate) from_port: u16,
+    /// Whether it came over the underlay (else a link).
+    pub(crate) datagram: bool,
 }
 
-impl Payload {
-    /// The bytes.
+impl FlightHeader {
     #[inline]
-    pub(crate) fn data(&self) -> &[u8] {
-        &self.buf[..self.len as usize]
+    fn write(&self, len: usize, out: &mut [u8]) {
+        let w0 = u64::from(self.to_node) | u64::from(self.from) << 32;
+        let w1 = u64::from(self.to)
+            | u64::from(self.from_port) << 16
+            | (len as u64) << 32
+            | u64::from(self.datagram) << 63;
+        out[..8].copy_from_slice(&w0.to_le_bytes());
+        out[8..16].copy_from_slice(&w1.to_le_bytes());
     }
+
+    #[inline]
+    fn read(record: &[u8]) -> (Self, usize) {
+        let w0 = u64::from_le_bytes(record[..8].try_into().unwrap_or([0; 8]));
+        let w1 = u64::from_le_bytes(record[8..16].try_into().unwrap_or([0; 8]));
+        let header = FlightHeader {
+            to_node: w0 as u32,
+            from: (w0 >> 32) as u32,
+            to: w1 as u16,
+            from_port: (w1 >> 16) as u16,
+            datagram: w1 >> 63 == 1,
+        };
+        (header, ((w1 >> 32) & 0x7fff_ffff) as usize)
+    }
+}
+
+/// The class whose slots hold `record` bytes, or `OVERSIZED`.
+#[inline]
+fn class_of(record: usize) -> usize {
+    if record <= 128 {
+        return record.max(32).div_ceil(16) - 2;
+    }
+    CLASS_SIZES[7..]
+        .iter()
+        .position(|&s| s >= record)
+        .map_or(OVERSIZED, |i| i + 7)
 }
 
 #[derive(Debug, Default)]
-struct Class {
-    free: Vec<Box<[u8]>>,
-    live: usize,
+struct Chunk {
+    /// Slots freed and not yet reused.
+    free: Vec<u16>,
+    /// Slots never used since `mem` was allocated: `fresh..` are untouched.
+    fresh: u32,
+    live: u32,
 }
 
-/// The size-classed buffer store.
 #[derive(Debug)]
-pub(crate) struct PayloadStore {
-    classes: Vec<Class>,
+struct Class {
+    size: usize,
+    /// Slots per chunk: `1 << shift`.
+    shift: u32,
+    chunks: Vec<Chunk>,
+    /// Each chunk's slots (`None` once given back), apart from the bookkeeping in
+    /// `chunks` so that finding a record reads a dense table.
+    mems: Vec<Option<Box<[u8]>>>,
+    /// One bit per chunk: set when it has a slot to give (free, fresh or given back).
+    open: Vec<u64>,
+    /// No bit is set in `open` below this word.
+    lowest: usize,
+    /// Empty chunks still holding memory (at most one is kept).
+    spare: usize,
 }
 
-impl Default for PayloadStore {
-    fn default() -> Self {
-        PayloadStore {
-            classes: (0..CLASSES).map(|_| Class::default()).collect(),
+impl Class {
+    fn new(size: usize) -> Self {
+        let slots = (CHUNK_BYTES / size).clamp(16, 1 << 14);
+        Class {
+            size,
+            shift: usize::BITS - 1 - slots.leading_zeros(),
+            chunks: Vec::new(),
+            mems: Vec::new(),
+            open: Vec::new(),
+            lowest: 0,
+            spare: 0,
         }
     }
-}
 
-#[inline]
-fn class_of(len: usize) -> usize {
-    let bits = usize::BITS - len.max(1).saturating_sub(1).leading_zeros();
-    (bits.saturating_sub(MIN_SHIFT)) as usize
-}
-
-impl PayloadStore {
-    /// A buffer holding a copy of `bytes`.
     #[inline]
-    pub(crate) fn store(&mut self, bytes: &[u8]) -> Payload {
-        let class = class_of(bytes.len());
-        let mut buf = match self.classes.get_mut(class) {
-            Some(c) => {
-                c.live += 1;
-                c.free
-                    .pop()
-                    .unwrap_or_else(|| vec![0; 1 << (class as u32 + MIN_SHIFT)].into_boxed_slice())
+    fn set_open(&mut self, chunk: usize, open: bool) {
+        let (w, b) = (chunk / 64, chunk % 64);
+        if open {
+            self.open[w] |= 1 << b;
+            self.lowest = self.lowest.min(w);
+        } else {
+            self.open[w] &= !(1 << b);
+        }
+    }
+
+    /// A free slot (its index in the class).
+    #[inline]
+    fn take(&mut self) -> u32 {
+        let per_chunk = 1u32 << self.shift;
+        let chunk = loop {
+            match self.open.get(self.lowest) {
+                Some(0) => self.lowest += 1,
+                Some(bits) => break self.lowest * 64 + bits.trailing_zeros() as usize,
+                None => {
+                    // Every chunk is full: add one.
+                    let chunk = self.chunks.len();
+                    self.chunks.push(Chunk::default());
+                    self.mems.push(None);
+                    if chunk / 64 >= self.open.len() {
+                        self.open.push(0);
+                    }
+                    self.set_open(chunk, true);
+                    break chunk;
+                }
             }
-            None => vec![0; bytes.len()].into_boxed_slice(),
         };
-        buf[..bytes.len()].copy_from_slice(bytes);
-        Payload {
-            buf,
-            len: bytes.len() as u32,
+        let size = self.size;
+        let c = &mut self.chunks[chunk];
+        let mem = &mut self.mems[chunk];
+        if mem.is_none() {
+            *mem = Some(vec![0; size << self.shift].into_boxed_slice());
+            c.fresh = 0;
+        } else if c.live == 0 {
+            self.spare -= 1;
+        }
+        let slot = match c.free.pop() {
+            Some(slot) => u32::from(slot),
+            None => {
+                c.fresh += 1;
+                c.fresh - 1
+            }
+        };
+        c.live += 1;
+        if c.live == per_chunk {
+            self.set_open(chunk, false);
+        }
+        ((chunk as u32) << self.shift) | slot
+    }
+
+    #[inline]
+    fn record(&self, slot: u32) -> &[u8] {
+        let mem = &self.mems[(slot >> self.shift) as usize];
+        let at = (slot & ((1 << self.shift) - 1)) as usize * self.size;
+        match mem {
+            Some(mem) => &mem[at..at + self.size],
+            None => &[],
         }
     }
 
-    /// Takes a buffer back once its packet has arrived (or was dropped).
     #[inline]
-    pub(crate) fn release(&mut self, payload: Payload) {
-        let class = class_of(payload.buf.len());
-        if let Some(c) = self.classes.get_mut(class)
-            && payload.buf.len() == 1 << (class as u32 + MIN_SHIFT)
+    fn record_mut(&mut self, slot: u32) -> &mut [u8] {
+        let mem = &mut self.mems[(slot >> self.shift) as usize];
+        let at = (slot & ((1 << self.shift) - 1)) as usize * self.size;
+        match mem {
+            Some(mem) => &mut mem[at..at + self.size],
+            None => &mut [],
+        }
+    }
+
+    #[inline]
+    fn give_back(&mut self, slot: u32) {
+        let index = (slot >> self.shift) as usize;
+        let c = &mut self.chunks[index];
+        c.live -= 1;
+        c.free.push((slot & ((1 << self.shift) - 1)) as u16);
+        if c.live == 0 {
+            if self.spare == 0 {
+                self.spare = 1;
+            } else {
+                // Another chunk is already kept empty: this one goes back.
+                self.mems[index] = None;
+                c.free = Vec::new();
+            }
+        }
+        self.set_open(index, true);
+    }
+}
+
+/// A packet in flight: a handle to its record (class in the top 5 bits, slot below).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FlightRef(pub(crate) u32);
+
+/// The slab of packets in flight.
+#[derive(Debug)]
+pub(crate) struct FlightStore {
+    classes: Vec<Class>,
+    oversized: Vec<Option<Box<[u8]>>>,
+    oversized_free: Vec<u32>,
+}
+
+impl Default for FlightStore {
+    fn default() -> Self {
+        FlightStore {
+            classes: CLASS_SIZES.iter().map(|&s| Class::new(s)).collect(),
+            oversized: Vec::new(),
+            oversized_free: Vec::new(),
+        }
+    }
+}
+
+impl FlightStore {
+    /// Parks a packet: its header and a copy of its bytes, in one record.
+    #[inline]
+    pub(crate) fn store(&mut self, header: FlightHeader, bytes: &[u8]) -> FlightRef {
+        let record = HEADER + bytes.len();
+        let class = class_of(record);
+        let (slot, out) = if class == OVERSIZED {
+            let buf = vec![0; record].into_boxed_slice();
+            let slot = match self.oversized_free.pop() {
+                Some(slot) => {
+                    self.oversized[slot as usize] = Some(buf);
+                    slot
+                }
+                None => {
+                    self.oversized.push(Some(buf));
+                    (self.oversized.len() - 1) as u32
+                }
+            };
+            (slot, self.oversized[slot as usize].as_deref_mut())
+        } else {
+            let c = &mut self.classes[class];
+            let slot = c.take();
+            (slot, Some(c.record_mut(slot)))
+        };
+        assert!(
+            slot <= SLOT_MASK,
+            "more than 2^27 packets of one size class in flight"
+        );
+        if let Some(out) = out {
+            header.write(bytes.len(), out);
+            out[HEADER..record].copy_from_slice(bytes);
+        }
+        FlightRef((class as u32) << SLOT_BITS | slot)
+    }
+
+    /// A parked packet's header and bytes.
+    #[inline]
+    pub(crate) fn get(&self, flight: FlightRef) -> (FlightHeader, &[u8]) {
+        let (class, slot) = ((flight.0 >> SLOT_BITS) as usize, flight.0 & SLOT_MASK);
+        let record = if class == OVERSIZED {
+            self.oversized[slot as usize].as_deref().unwrap_or(&[])
+        } else {
+            self.classes[class].record(slot)
+        };
+        let (header, len) = FlightHeader::read(record);
+        (header, &record[HEADER..HEADER + len])
+    }
+
+    /// Hints the CPU to start loading a parked packet's record (header and first bytes).
+    #[inline]
+    pub(crate) fn prefetch(&self, flight: FlightRef) {
+        let (class, slot) = ((flight.0 >> SLOT_BITS) as usize, flight.0 & SLOT_MASK);
+        if let Some(c) = self.classes.get(class)
+            && let Some(Some(mem)) = c.mems.get((slot >> c.shift) as usize)
         {
-            c.live -= 1;
-            let limit = KEEP_MIN.max(c.live / 4);
-            if c.free.len() < limit {
-                c.free.push(payload.buf);
-            } else if c.free.len() > 2 * limit {
-                // Far more idle than in use: let the list shrink.
-                c.free.truncate(limit);
-                c.free.shrink_to_fit();
+            let at = (slot & ((1 << c.shift) - 1)) as usize * c.size;
+            if let Some(record) = mem.get(at..at + c.size.min(128)) {
+                super::prefetch_lines(&record[0]);
+                if record.len() > 64 {
+                    super::prefetch_lines(&record[64]);
+                }
             }
         }
     }
 
-    /// Buffers parked in the free lists, and their bytes.
+    /// Gives a packet's slot back once it has arrived (or was dropped).
+    #[inline]
+    pub(crate) fn release(&mut self, flight: FlightRef) {
+        let (class, slot) = ((flight.0 >> SLOT_BITS) as usize, flight.0 & SLOT_MASK);
+        if class == OVERSIZED {
+            self.oversized[slot as usize] = None;
+            self.oversized_free.push(slot);
+        } else {
+            self.classes[class].give_back(slot);
+        }
+    }
+
+    /// Bytes of slot memory held (in use or spare), for tests.
     #[cfg(test)]
-    pub(crate) fn idle(&self) -> (usize, usize) {
+    pub(crate) fn held_bytes(&self) -> usize {
         self.classes
             .iter()
-            .enumerate()
-            .fold((0, 0), |(n, b), (i, c)| {
-                (
-                    n + c.free.len(),
-                    b + c.free.len() * (1 << (i as u32 + MIN_SHIFT)),
-                )
-            })
+            .map(|c| c.mems.iter().filter(|m| m.is_some()).count() * (c.size << c.shift))
+            .sum()
     }
 }
 
@@ -111,41 +328,97 @@ impl PayloadStore {
 mod tests {
     use super::*;
 
-    #[test]
-    fn classes_are_powers_of_two_from_32_bytes() {
-        assert_eq!(class_of(0), 0);
-        assert_eq!(class_of(32), 0);
-        assert_eq!(class_of(33), 1);
-        assert_eq!(class_of(64), 1);
-        assert_eq!(class_of(65), 2);
-        assert_eq!(class_of(1500), 6);
-        let mut store = PayloadStore::default();
-        let p = store.store(&[7; 64]);
-        assert_eq!(p.buf.len(), 64);
-        assert_eq!(p.data(), &[7; 64]);
-        let big = store.store(&vec![1; 3 << 20]);
-        assert_eq!(big.data().len(), 3 << 20);
-        store.release(big);
-        assert_eq!(store.idle().0, 0, "oversized buffers are not kept");
+    fn header(n: u32) -> FlightHeader {
+        FlightHeader {
+            to_node: n,
+            from: n + 1,
+            to: 4000,
+            from_port: 7,
+            datagram: n.is_multiple_of(2),
+        }
     }
 
     #[test]
-    fn buffers_are_reused_and_the_free_lists_shrink_after_a_burst() {
-        let mut store = PayloadStore::default();
-        let burst: Vec<Payload> = (0..10_000).map(|_| store.store(&[1; 60])).collect();
-        for p in burst {
-            store.release(p);
+    fn classes_fit_header_and_bytes_with_little_waste() {
+        assert_eq!(class_of(HEADER), 0);
+        assert_eq!(CLASS_SIZES[class_of(HEADER + 64)], 80, "a 64-byte datagram");
+        assert_eq!(CLASS_SIZES[class_of(129)], 192);
+        assert_eq!(CLASS_SIZES[class_of(HEADER + 1500)], 1536);
+        assert_eq!(class_of(98_305), OVERSIZED);
+        for n in 1..100_000 {
+            let c = class_of(n);
+            if c < OVERSIZED {
+                assert!(CLASS_SIZES[c] >= n && (c == 0 || CLASS_SIZES[c - 1] < n));
+            }
         }
-        let (kept, bytes) = store.idle();
-        assert!(kept <= 2 * KEEP_MIN, "kept {kept} idle after the burst");
-        assert_eq!(bytes, kept * 64);
-        // Steady use reuses them: nothing new is kept.
-        for _ in 0..10 {
-            let p = store.store(&[2; 60]);
-            store.release(p);
+    }
+
+    #[test]
+    fn records_keep_header_and_bytes() {
+        let mut store = FlightStore::default();
+        let big = vec![5u8; 200_000];
+        let refs: Vec<_> = (0..3000u32)
+            .map(|i| {
+                let bytes = vec![i as u8; (i % 300) as usize];
+                store.store(header(i), &bytes)
+            })
+            .collect();
+        let huge = store.store(header(9), &big);
+        for (i, r) in refs.iter().enumerate() {
+            let (h, bytes) = store.get(*r);
+            assert_eq!(h, header(i as u32));
+            assert_eq!(bytes.len(), i % 300);
+            assert!(bytes.iter().all(|&b| b == i as u8));
         }
-        assert!(store.idle().0 <= kept);
-        let a = store.store(&[3; 10]);
-        assert_eq!(a.data(), &[3; 10]);
+        assert_eq!(store.get(huge).1, &big[..]);
+        store.release(huge);
+        for r in refs {
+            store.release(r);
+        }
+    }
+
+    #[test]
+    fn memory_follows_the_load_down_after_a_burst() {
+        let mut store = FlightStore::default();
+        let burst: Vec<_> = (0..100_000)
+            .map(|i| store.store(header(i), &[1; 64]))
+            .collect();
+        let peak = store.held_bytes();
+        assert!(
+            (100_000 * 80..100_000 * 80 * 11 / 10).contains(&peak),
+            "{peak}"
+        );
+        for r in burst {
+            store.release(r);
+        }
+        // One spare chunk per class at most is kept.
+        assert!(store.held_bytes() <= 80 << 14, "{}", store.held_bytes());
+        // Steady use afterwards reuses that memory.
+        for i in 0..1000 {
+            let r = store.store(header(i), &[2; 64]);
+            assert_eq!(store.get(r).1, &[2; 64]);
+            store.release(r);
+        }
+        assert!(store.held_bytes() <= 80 << 14);
+    }
+
+    #[test]
+    fn slots_come_from_the_lowest_chunk_so_high_chunks_drain() {
+        let mut store = FlightStore::default();
+        let all: Vec<_> = (0..10_000)
+            .map(|i| store.store(header(i), &[0; 8]))
+            .collect();
+        // Free every other one, then take as many: they land in the freed low slots.
+        let (keep, freed): (Vec<_>, Vec<_>) =
+            all.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
+        let held = store.held_bytes();
+        for (_, r) in &freed {
+            store.release(*r);
+        }
+        let again: Vec<_> = (0..freed.len())
+            .map(|i| store.store(header(i as u32), &[0; 8]))
+            .collect();
+        assert_eq!(store.held_bytes(), held);
+        drop((keep, again));
     }
 }

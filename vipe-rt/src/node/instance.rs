@@ -1,5 +1,6 @@
 //! One protocol instance inside a node: its state, its timers, and fault isolation.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use core::any::Any;
 
@@ -55,6 +56,8 @@ pub(crate) trait AnyInstance {
     /// Fires the earliest timer if it is due at `core.now`.
     fn fire_timer(&mut self, core: &mut NodeCore, id: InstanceId);
     fn descriptor(&self) -> &'static ProtocolDescriptor;
+    /// The instance's label: the one it was added with, or the protocol's name.
+    fn label(&self) -> &str;
     fn state(&self) -> InstanceState;
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
@@ -64,14 +67,17 @@ pub(crate) struct Instance<P: Protocol> {
     pub(crate) proto: P,
     timers: TimerQueue<P::Timer>,
     state: InstanceState,
+    /// A label other than the protocol's name, if it was given one.
+    label: Option<Box<str>>,
 }
 
 impl<P: Protocol> Instance<P> {
-    pub(crate) fn new(proto: P) -> Self {
+    pub(crate) fn new(proto: P, label: Option<Box<str>>) -> Self {
         Instance {
             proto,
             timers: TimerQueue::new(),
             state: InstanceState::Created,
+            label,
         }
     }
 
@@ -212,6 +218,10 @@ impl<P: Protocol> AnyInstance for Instance<P> {
 
     fn descriptor(&self) -> &'static ProtocolDescriptor {
         P::DESCRIPTOR
+    }
+
+    fn label(&self) -> &str {
+        self.label.as_deref().unwrap_or(P::DESCRIPTOR.name)
     }
 
     fn state(&self) -> InstanceState {

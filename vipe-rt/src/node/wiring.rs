@@ -1,11 +1,11 @@
 //! Which port leads where: the connections between protocol ports and devices.
 
 use alloc::boxed::Box;
-use alloc::vec::Vec;
 use core::fmt;
 
 use hashbrown::HashMap;
 use rustc_hash::FxBuildHasher;
+use smallvec::SmallVec;
 
 use super::{DeviceId, InstanceId};
 
@@ -93,18 +93,36 @@ struct PortWiring {
     keyed: Option<Box<HashMap<u64, Peer, FxBuildHasher>>>,
 }
 
-/// The node's connection table, indexed by instance then port.
+/// The node's connection table: every instance's ports in one flat array (the first two
+/// inline in the node), found through each instance's first index.
 #[derive(Default)]
 pub(crate) struct Wiring {
-    ports: Vec<Vec<PortWiring>>,
+    ports: SmallVec<[PortWiring; 2]>,
+    /// Per instance: index of its first port in `ports`, and its number of ports.
+    spans: SmallVec<[(u32, u16); 2]>,
 }
 
 impl Wiring {
     pub(crate) fn add_instance(&mut self, port_count: usize) {
-        self.ports.reserve_exact(1);
-        let mut ports = Vec::with_capacity(port_count);
-        ports.resize_with(port_count, PortWiring::default);
-        self.ports.push(ports);
+        let first = u32::try_from(self.ports.len()).expect("too many ports in one node");
+        let count = u16::try_from(port_count).expect("more than 65535 ports in one protocol");
+        // Exact growth: a million simulated nodes carry no spare capacity.
+        if self.spans.len() >= self.spans.inline_size() {
+            self.spans.reserve_exact(1);
+        }
+        self.spans.push((first, count));
+        if self.ports.len() + port_count > self.ports.inline_size() {
+            self.ports.reserve_exact(port_count);
+        }
+        for _ in 0..port_count {
+            self.ports.push(PortWiring::default());
+        }
+    }
+
+    #[inline]
+    fn slot(&self, instance: InstanceId, port: u16) -> Option<usize> {
+        let &(first, count) = self.spans.get(usize::from(instance.0))?;
+        (port < count).then_some(first as usize + usize::from(port))
     }
 
     /// Where a port leads. A reference into the table, so the caller copies the peer
@@ -112,10 +130,7 @@ impl Wiring {
     /// the copy into the event queue stall on store forwarding).
     #[inline]
     pub(crate) fn peer(&self, instance: InstanceId, port: u16, key: Option<u64>) -> Option<&Peer> {
-        let wiring = self
-            .ports
-            .get(usize::from(instance.0))?
-            .get(usize::from(port))?;
+        let wiring = &self.ports[self.slot(instance, port)?];
         match key {
             None => wiring.unkeyed.as_ref(),
             Some(key) => wiring.keyed.as_ref()?.get(&key),
@@ -124,7 +139,8 @@ impl Wiring {
 
     /// Sets where `from` leads; `Err(())` if it already leads somewhere.
     pub(crate) fn set(&mut self, from: PortRef, to: Peer) -> Result<(), ()> {
-        let wiring = &mut self.ports[usize::from(from.instance.0)][usize::from(from.port)];
+        let slot = self.slot(from.instance, from.port).ok_or(())?;
+        let wiring = &mut self.ports[slot];
         match from.key {
             None if wiring.unkeyed.is_some() => Err(()),
             None => {
