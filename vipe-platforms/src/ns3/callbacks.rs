@@ -4,6 +4,7 @@
 #![allow(unsafe_code)]
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -22,6 +23,11 @@ pub(crate) struct Shared {
     /// The current run's condition; set only for the duration of a run (the pointer's
     /// lifetime is erased, see `Ns3World::run_inner`).
     pub(crate) done: Cell<Option<*mut DoneFn>>,
+    /// Datagrams ns-3 delivered while a callback was running: a node that sends to its
+    /// own address gets the datagram inside the send (ns-3's loopback is synchronous).
+    /// They are handed to the node when the running callback's work is done, so that
+    /// handlers never re-enter, as on every other platform.
+    pub(crate) deferred: RefCell<VecDeque<(u32, Vec<u8>, SocketAddr)>>,
 }
 
 /// Headroom left in front of a received frame (the Ethernet header is pushed into it).
@@ -41,6 +47,18 @@ fn guard(ctx: *mut c_void, what: &'static str, work: impl FnOnce(&mut State)) {
             return Ok(());
         }
         work(&mut state);
+        loop {
+            let next = shared.deferred.borrow_mut().pop_front();
+            let Some((port, bytes, src)) = next else {
+                break;
+            };
+            if let Some(pool) = state.pool(port) {
+                let mut pkt = pool.alloc();
+                pkt.put_slice(&bytes);
+                pkt.meta_mut().src = Some(src);
+                state.deliver(port, pkt);
+            }
+        }
         if let Some(done) = shared.done.get() {
             let view = NodeView {
                 nodes: &state.nodes,
@@ -118,6 +136,18 @@ pub(crate) extern "C" fn on_datagram(
     src_ip: u32,
     src_port: u16,
 ) {
+    let src = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(src_ip), src_port));
+    // SAFETY: as in `guard`: `ctx` is the world's `Shared`, alive while ns-3 runs.
+    let shared = unsafe { &*ctx.cast::<Shared>() };
+    if shared.state.try_borrow_mut().is_err() {
+        // Delivered inside another callback (a send to our own address): keep a copy
+        // for when that callback's work is done.
+        let mut bytes = vec![0; len as usize];
+        // SAFETY: the shim passes the packet of this callback with `len` bytes.
+        unsafe { ffi::packet_copy(packet, &mut bytes) };
+        shared.deferred.borrow_mut().push_back((port, bytes, src));
+        return;
+    }
     guard(ctx, "datagram", |state| {
         let Some(pool) = state.pool(port) else {
             return;
@@ -126,10 +156,7 @@ pub(crate) extern "C" fn on_datagram(
         // SAFETY: the shim passes the packet of this callback with `len` bytes, and
         // `put(len)` is exactly `len` writable bytes.
         unsafe { ffi::packet_copy(packet, pkt.put(len as usize)) };
-        pkt.meta_mut().src = Some(SocketAddr::V4(SocketAddrV4::new(
-            Ipv4Addr::from(src_ip),
-            src_port,
-        )));
+        pkt.meta_mut().src = Some(src);
         state.deliver(port, pkt);
     });
 }

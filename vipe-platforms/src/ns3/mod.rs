@@ -155,6 +155,7 @@ impl Ns3World {
         let shared = Box::new(Shared {
             state: RefCell::new(State::default()),
             done: Cell::new(None),
+            deferred: RefCell::new(std::collections::VecDeque::new()),
         });
         let shared = NonNull::from(Box::leak(shared));
         let ns3_seed = (mix(seed, u64::MAX - 1) % u64::from(u32::MAX - 1)) as u32 + 1;
