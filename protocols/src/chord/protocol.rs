@@ -344,6 +344,12 @@ impl Chord {
         )
     }
 
+    /// An exponential wait with this mean: −ln(U)·mean, U in (0, 1].
+    fn exponential(cx: &mut Cx<Self>, mean: Duration) -> Duration {
+        let u = 1.0 - cx.rng().f64();
+        Duration::from_secs_f64(-libm::log(u) * mean.as_secs_f64())
+    }
+
     fn request_id(&mut self) -> u32 {
         let id = self.next_request;
         self.next_request = self.next_request.wrapping_add(1).max(1);
@@ -1032,7 +1038,14 @@ impl Chord {
             && w.count > 0
         {
             self.workload_left = w.count;
-            cx.start_timer(ChordTimer::Workload, w.start);
+            // Poisson arrivals start with an exponential wait too, so that nodes started
+            // together do not all make their first lookup at the same instant.
+            let first = if w.poisson {
+                w.start + Self::exponential(cx, w.interval)
+            } else {
+                w.start
+            };
+            cx.start_timer(ChordTimer::Workload, first);
         }
     }
 
@@ -1131,9 +1144,7 @@ impl Chord {
         self.start_lookup(cx, target, Purpose::Workload, Vec::new());
         if self.workload_left > 0 {
             let wait = if w.poisson {
-                // Exponential: −ln(U)·mean, U in (0, 1].
-                let u = 1.0 - cx.rng().f64();
-                Duration::from_secs_f64(-libm::log(u) * w.interval.as_secs_f64())
+                Self::exponential(cx, w.interval)
             } else {
                 w.interval
             };
