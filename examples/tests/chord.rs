@@ -345,3 +345,55 @@ fn hostile_datagrams_are_dropped_and_counted() {
     let truth = ring.live_ring();
     assert!(ring.records().iter().all(|r| Ring::correct(r, &truth)));
 }
+
+#[test]
+fn recursive_lookups_take_the_iterative_paths_and_survive_failures() {
+    let mut iterative = RingConfig::new(1024, 21);
+    iterative.chord.successors = 1;
+    let mut recursive = iterative.clone();
+    recursive.chord.recursive = true;
+    let mut a = chord::build(&iterative, Some(workload(10))).unwrap();
+    let mut b = chord::build(&recursive, Some(workload(10))).unwrap();
+    a.sim.run_until(Instant::from_secs(10));
+    b.sim.run_until(Instant::from_secs(10));
+    let truth = b.live_ring();
+    let records = b.records();
+    assert_eq!(records.len(), 10_240);
+    assert!(
+        records
+            .iter()
+            .all(|r| Ring::correct(r, &truth) && r.timeouts == 0)
+    );
+    // Same ring, same lookups (same seeds): the same hops.
+    assert!(
+        (mean_hops(&a) - mean_hops(&b)).abs() < 1e-9,
+        "{} vs {}",
+        mean_hops(&a),
+        mean_hops(&b)
+    );
+
+    // A frozen ring with 20% of its nodes failed: a recursive lookup that meets a dead
+    // node times out and is retried iteratively.
+    let mut config = RingConfig::new(500, 23);
+    config.chord.successors = 8;
+    config.chord.recursive = true;
+    config.chord.stabilize = Duration::ZERO;
+    config.chord.fix_fingers = Duration::ZERO;
+    config.chord.check_predecessor = Duration::ZERO;
+    let mut lookups = workload(4);
+    lookups.start = Duration::from_secs(5);
+    let mut ring = chord::build(&config, Some(lookups)).unwrap();
+    ring.sim.run_until(Instant::from_secs(1));
+    ring.crash_fraction(0.2, 23).unwrap();
+    ring.sim.run_until(Instant::from_secs(60));
+    let truth = ring.live_ring();
+    let records = ring.records();
+    assert_eq!(records.len(), 400 * 4);
+    let correct = records.iter().filter(|r| Ring::correct(r, &truth)).count();
+    assert!(
+        correct as f64 >= 0.98 * records.len() as f64,
+        "{correct} of {}",
+        records.len()
+    );
+    assert!(records.iter().any(|r| r.timeouts > 0));
+}

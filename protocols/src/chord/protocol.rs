@@ -55,6 +55,10 @@ pub struct ChordConfig {
     /// How long after its start a node with a bootstrap sends its join (to stagger
     /// joins on platforms that start every node at once).
     pub join_after: Duration,
+    /// Recursive lookups: each hop forwards the query, and the node that knows the owner
+    /// answers the originator directly. A lookup not answered within four RPC timeouts
+    /// (a hop on the way failed) is retried iteratively. Off: iterative lookups.
+    pub recursive: bool,
 }
 
 impl ChordConfig {
@@ -77,6 +81,7 @@ impl ChordConfig {
             purge_on_timeout: true,
             client: false,
             join_after: Duration::ZERO,
+            recursive: false,
         }
     }
 }
@@ -450,7 +455,31 @@ impl Chord {
             l.alternates.extend_from_slice(&candidates[1..]);
         }
         self.scratch = candidates;
+        if self.config.recursive {
+            return self.call_recursive(cx, next, target, id);
+        }
         self.call(cx, next, Kind::Find, target, Some(id), &[]);
+    }
+
+    /// Starts a recursive lookup at `first`: one request, answered by whichever node
+    /// knows the owner, with a timeout long enough for the whole path.
+    fn call_recursive(&mut self, cx: &mut Cx<Self>, first: Peer, target: Id, lookup: u32) {
+        let request = self.request_id();
+        self.rpcs.insert(
+            request,
+            Rpc {
+                peer: first,
+                kind: Kind::FindRecursive,
+                lookup: Some(lookup),
+            },
+        );
+        let me = self.table.me();
+        let env = self.envelope(Kind::FindRecursive, 0, request, target);
+        self.send(cx, first.addr, env, &[me], &0u16.to_be_bytes());
+        cx.start_timer(
+            ChordTimer::RpcTimeout(request),
+            self.config.rpc_timeout.saturating_mul(4),
+        );
     }
 
     /// A hop answered `Found`: its candidates closer to the target (the first `split`
@@ -718,7 +747,10 @@ impl Chord {
     fn answer(&mut self, cx: &mut Cx<Self>, from: Peer, msg: &Message) {
         let me = self.table.me();
         match msg.kind {
-            Kind::Find if !self.joined => cx.count("chord: lookup step refused while joining"),
+            Kind::Find | Kind::FindRecursive if !self.joined => {
+                cx.count("chord: lookup step refused while joining")
+            }
+            Kind::FindRecursive => self.forward_recursive(cx, msg),
             Kind::Find => {
                 let succ = self.table.successor();
                 let owner_at = self.table.owner_in_successors(msg.target);
@@ -852,6 +884,49 @@ impl Chord {
         }
     }
 
+    /// A recursive lookup step: answer the originator if we know the owner, otherwise
+    /// forward to the closest preceding node we know.
+    fn forward_recursive(&mut self, cx: &mut Cx<Self>, msg: &Message) {
+        let Some(&origin) = msg.entries.first() else {
+            return cx.count("chord: recursive lookup without an originator");
+        };
+        let hops = msg
+            .value
+            .get(..2)
+            .map_or(0, |h| u16::from_be_bytes([h[0], h[1]]))
+            .saturating_add(1);
+        if hops >= MAX_HOPS {
+            return cx.count("chord: lookups over the hop limit");
+        }
+        let me = self.table.me();
+        let succ = self.table.successor();
+        let owner_at = self.table.owner_in_successors(msg.target);
+        let mut candidates = core::mem::take(&mut self.scratch);
+        self.table.closest_preceding(msg.target, 1, &mut candidates);
+        let next = candidates.first().copied();
+        self.scratch = candidates;
+        match next {
+            Some(next) if owner_at.is_none() && !msg.target.in_half_open(me.id, succ.id) => {
+                let mut env = self.envelope(Kind::FindRecursive, 0, msg.request, msg.target);
+                env.sender = msg.sender;
+                self.send(cx, next.addr, env, &[origin], &hops.to_be_bytes());
+            }
+            _ => {
+                let list: Vec<Peer> = match owner_at {
+                    Some(_) => self.table.successors().to_vec(),
+                    None => alloc::vec![succ],
+                };
+                // The owner first: the rest of the list after it, as in `Find`.
+                let at = list
+                    .iter()
+                    .position(|p| !p.id.in_open(me.id, msg.target))
+                    .unwrap_or(0);
+                let env = self.envelope(Kind::Found, DONE, msg.request, msg.target);
+                self.send(cx, origin.addr, env, &list[at..], &hops.to_be_bytes());
+            }
+        }
+    }
+
     /// Keys in (old predecessor, new predecessor] go to the new one, which owns them now
     /// (this node keeps its copy: it is the new owner's first successor, a replica).
     fn hand_over(&mut self, cx: &mut Cx<Self>, to: Peer, old: Option<Peer>) {
@@ -877,7 +952,7 @@ impl Chord {
         let Some(rpc) = self.rpcs.get(&msg.request).copied() else {
             return cx.count("chord: answer to no request");
         };
-        if rpc.peer.addr != from.addr {
+        if rpc.peer.addr != from.addr && rpc.kind != Kind::FindRecursive {
             return cx.count("chord: answer from the wrong node");
         }
         self.rpcs.remove(&msg.request);
@@ -886,6 +961,25 @@ impl Chord {
             (Kind::Find, Kind::Found) => {
                 if let Some(id) = rpc.lookup {
                     self.lookup_step(cx, id, from, msg);
+                }
+            }
+            (Kind::FindRecursive, Kind::Found) => {
+                let Some(id) = rpc.lookup else { return };
+                let hops = msg
+                    .value
+                    .get(..2)
+                    .map_or(0, |h| u16::from_be_bytes([h[0], h[1]]));
+                let Some(lookup) = self.lookups.get_mut(&id) else {
+                    return;
+                };
+                // The answering node counts as a hop, as in an iterative lookup.
+                lookup.hops = hops;
+                match msg.entries.split_first() {
+                    Some((&owner, rest)) if msg.flags & DONE != 0 => {
+                        let rest = rest.to_vec();
+                        self.lookup_found(cx, id, owner, &rest);
+                    }
+                    _ => self.lookup_failed(cx, id),
                 }
             }
             (Kind::GetState, Kind::State) => {
@@ -1159,7 +1253,10 @@ impl Chord {
         };
         self.stats.timeouts += 1;
         // Take the peer as failed and route around it.
-        if rpc.peer.id != Id::ZERO && self.config.purge_on_timeout {
+        // A recursive lookup's silence may come from any node on its path: nobody is
+        // taken as failed for it.
+        let blame = rpc.kind != Kind::FindRecursive;
+        if blame && rpc.peer.id != Id::ZERO && self.config.purge_on_timeout {
             self.table.remove(rpc.peer.id);
             if self.table.successor().id == self.table.me().id
                 && self.config.bootstrap.is_some()
@@ -1175,10 +1272,15 @@ impl Chord {
             && let Some(lookup) = self.lookups.get_mut(&id)
         {
             lookup.timeouts = lookup.timeouts.saturating_add(1);
-            if lookup.dead.len() < 64 {
+            if blame && lookup.dead.len() < 64 {
                 lookup.dead.push(rpc.peer.id);
             }
             match rpc.kind {
+                Kind::FindRecursive => {
+                    // A hop on the way failed: go again, iteratively.
+                    let target = lookup.target;
+                    self.call(cx, rpc.peer, Kind::Find, target, Some(id), &[]);
+                }
                 Kind::Find => self.try_alternate(cx, id),
                 Kind::Ping => self.reach_next_owner(cx, id),
                 Kind::Put | Kind::Get => {

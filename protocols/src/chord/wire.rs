@@ -54,6 +54,9 @@ pub enum Kind {
     Value = 14,
     /// Keys handed over (on join and leave): the value holds (key, length, bytes) items.
     Transfer = 15,
+    /// A recursive lookup step: the first entry is the originator, the value the hops so
+    /// far (u16); the node that knows the owner answers the originator with `Found`.
+    FindRecursive = 16,
 }
 
 impl Kind {
@@ -74,6 +77,7 @@ impl Kind {
             13 => Kind::Get,
             14 => Kind::Value,
             15 => Kind::Transfer,
+            16 => Kind::FindRecursive,
             _ => return None,
         })
     }
@@ -96,7 +100,7 @@ pub struct ChordHeader {
     #[header(expect = 1)]
     pub version: u8,
     /// Message kind ([`Kind`]).
-    #[header(min = 1, max = 15)]
+    #[header(min = 1, max = 16)]
     pub kind: u8,
     /// `DONE`, `HAS_PRED`, `FOUND`.
     pub flags: u8,
