@@ -972,6 +972,7 @@ impl Experiment for ChordChurn {
         // Membership changes in time order, for judging each lookup at its end.
         let initial = live.clone();
         let mut changes: Vec<(Instant, bool, Id)> = Vec::new();
+        let mut harvested = Vec::new();
         while next_join.min(next_fail) < stop {
             if next_join <= next_fail {
                 ring.sim.run_until(next_join);
@@ -981,21 +982,34 @@ impl Experiment for ChordChurn {
                 next_join += exp(&mut rng, p.rate);
             } else {
                 ring.sim.run_until(next_fail);
-                if let Some(m) = ring.crash_random(&mut rng)? {
-                    changes.push((next_fail, false, m.peer.id));
-                    live.remove(&m.peer.id);
+                // Keep the victim's finished lookups: its state goes with the crash.
+                let live_members: Vec<_> = ring
+                    .members
+                    .iter()
+                    .filter(|m| ring.chord(m).is_some())
+                    .copied()
+                    .collect();
+                if live_members.len() > 1 {
+                    let victim = live_members[rng.below(0, live_members.len() as u64) as usize];
+                    if let Some(c) = ring.chord(&victim) {
+                        harvested.extend(c.records.iter().copied());
+                    }
+                    ring.sim.crash(victim.node).map_err(|e| e.to_string())?;
+                    changes.push((next_fail, false, victim.peer.id));
+                    live.remove(&victim.peer.id);
                 }
                 next_fail += exp(&mut rng, p.rate);
             }
         }
         ring.sim.run_until(stop);
         // Lookups that started in the measured window and ended, from every member that
-        // ever lived (crashed ones' records included).
+        // ever lived (the crashed ones' taken just before their crash).
         let mut records: Vec<_> = ring
             .members
             .iter()
-            .filter_map(|m| ring.sim.node(m.node)?.protocol(m.handle))
+            .filter_map(|m| ring.chord(m))
             .flat_map(|c| c.records.iter().copied())
+            .chain(harvested)
             .filter(|r| r.started >= start && r.started + r.latency <= stop)
             .collect();
         records.sort_by_key(|r| (r.started + r.latency, r.target));
