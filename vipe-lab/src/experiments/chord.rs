@@ -801,6 +801,8 @@ pub struct ChurnParams {
     pub lookups: u32,
     /// Mean stabilisation period, s (each wait uniform in [0.5, 1.5] × it).
     pub stabilize_s: f64,
+    /// `joins` or `converged`: how the starting ring is built.
+    pub build: String,
 }
 
 impl Experiment for ChordChurn {
@@ -825,6 +827,8 @@ impl Experiment for ChordChurn {
                 .help("lookups, one per second over the whole system (Poisson): the run lasts about this many seconds"),
             ParamSpec::float("stabilize-s", "s", 30.0, 0.1, 3600.0)
                 .help("mean stabilisation period; each round waits U[0.5, 1.5] × it, i.e. U[15, 45] s by default"),
+            ParamSpec::text("build", "joins", "joins | converged", check_build)
+                .help("build the starting ring by protocol joins, or start converged"),
         ]
     }
 
@@ -927,10 +931,16 @@ impl Experiment for ChordChurn {
     fn run(&self, p: &ChurnParams, cx: &RunContext) -> Result<RunOutput, String> {
         use std::collections::BTreeSet;
 
-        let mut config = ring_config(p.nodes, "joins", p.successors, "exp:50ms", cx.seed);
+        let mut config = ring_config(p.nodes, &p.build, p.successors, "exp:50ms", cx.seed);
         config.chord.rpc_timeout = Duration::from_millis(500);
         let ready = ready_time(&config, p.nodes);
         let period = Duration::from_secs_f64(p.stabilize_s);
+        if config.build == Build::Converged {
+            // A converged ring starts with the ToN maintenance periods armed.
+            config.chord.stabilize = period;
+            config.chord.fix_fingers = period;
+            config.chord.check_predecessor = period;
+        }
         // One lookup per second over the system: each node at rate 1/N.
         let per_node = Workload {
             start: Duration::from_secs(1),
