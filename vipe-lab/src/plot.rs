@@ -351,6 +351,12 @@ fn distribution_figure(
             });
         }
     }
+    // Markers help a few discrete values; past 40 per curve they hide the shape.
+    for c in &mut curves {
+        if c.style == Style::Measured && c.points.len() > 40 {
+            c.style = Style::Curve;
+        }
+    }
     let n = curves
         .iter()
         .filter(|c| c.style != Style::Published)
