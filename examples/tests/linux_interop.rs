@@ -6,7 +6,7 @@
 #![cfg(target_os = "linux")]
 
 use std::net::Ipv4Addr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration as StdDuration;
 
 use vipe_platforms::linux::{LinuxPlatform, TapDevice};
@@ -16,6 +16,9 @@ use vipe_protocols::ipv4::Interface;
 use vipe_protocols::stack;
 use vipe_protocols::udp::UdpPort;
 use vipe_rt::prelude::*;
+
+mod support;
+use support::{Netns, is_root, sh};
 
 const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 const VIPE: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
@@ -29,54 +32,6 @@ fn skip_unless_root() -> bool {
         "\n!!! SKIPPED: linux_interop needs root (TAP devices, network namespaces). Run as root; CI does. !!!\n"
     );
     true
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc_geteuid() == 0
-    }
-}
-
-unsafe extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
-}
-
-fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A network namespace, deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(name: &str) -> Self {
-        let _ = Command::new("ip").args(["netns", "del", name]).output();
-        sh(&["ip", "netns", "add", name]);
-        Netns(name.to_owned())
-    }
-
-    fn exec(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.0]).args(args);
-        cmd
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
 }
 
 fn run_until_exit(platform: &mut LinuxPlatform, child: Child) -> String {

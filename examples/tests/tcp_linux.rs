@@ -19,6 +19,9 @@ use vipe_platforms::linux::{LinuxPlatform, TapDevice};
 use vipe_protocols::apps::FetchOutcome;
 use vipe_rt::prelude::*;
 
+mod support;
+use support::{Netns, is_root, sh};
+
 const KERNEL: &str = "10.79.0.1";
 const VIPE: Ipv4Addr = Ipv4Addr::new(10, 79, 0, 2);
 
@@ -31,9 +34,7 @@ fn have(tool: &str) -> bool {
 
 /// Whether to skip: true, after saying so loudly, without root or a needed tool.
 fn skip() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    #[allow(unsafe_code)]
-    let root = unsafe { geteuid() } == 0;
+    let root = is_root();
     let missing: Vec<&str> = ["curl", "python3", "tc", "tshark", "sha256sum", "ip"]
         .into_iter()
         .filter(|t| !have(t))
@@ -45,55 +46,6 @@ fn skip() -> bool {
         "\n!!! SKIPPED: tcp_linux needs root and {missing:?} (root: {root}). CI runs as root with them. !!!\n"
     );
     true
-}
-
-unsafe extern "C" {
-    fn geteuid() -> u32;
-}
-
-fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A network namespace, deleted on drop.
-struct Netns(String);
-
-impl Netns {
-    fn new(name: &str) -> Self {
-        let _ = Command::new("ip").args(["netns", "del", name]).output();
-        sh(&["ip", "netns", "add", name]);
-        Netns(name.to_owned())
-    }
-
-    fn exec(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.0]).args(args);
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) {
-        let out = self.exec(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
 }
 
 fn sha256(path: &Path) -> String {

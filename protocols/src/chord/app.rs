@@ -3,11 +3,11 @@
 //! key, and for put and get a value.
 
 use alloc::vec::Vec;
-use core::net::SocketAddr;
 use vipe_rt::prelude::*;
 
 use super::id::Id;
 use super::table::Peer;
+use super::wire::NodeEntry;
 
 /// What an application asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,10 +60,9 @@ pub struct AppReplyHeader {
     pub tag: u32,
     /// The key's identifier.
     pub key: [u8; 20],
-    /// The owner's identifier (zero if none).
-    pub owner: [u8; 20],
-    /// The owner's address as text length (0 if none), the text follows the header.
-    pub owner_len: u8,
+    /// 1 if a node entry (the owner) follows the header, 0 if not.
+    #[header(max = 1)]
+    pub has_owner: u8,
     /// Nodes that answered lookup steps.
     pub hops: u16,
     /// Steps that timed out.
@@ -136,59 +135,38 @@ pub fn decode_request(bytes: &[u8]) -> Result<AppRequest, &'static str> {
     })
 }
 
-/// Writes a reply into `pkt`.
-#[allow(clippy::too_many_arguments)]
-pub fn encode_reply(
-    pkt: &mut Packet,
-    tag: u32,
-    op: AppOp,
-    status: AppStatus,
-    key: Id,
-    owner: Option<Peer>,
-    hops: u16,
-    timeouts: u16,
-    value: &[u8],
-) {
-    use core::fmt::Write;
-    let mut addr = alloc::string::String::new();
-    if let Some(o) = owner {
-        let _ = write!(addr, "{}", o.addr);
-    }
+/// Writes a reply into `pkt`: the header, the owner as a node entry, the value.
+pub fn encode_reply(pkt: &mut Packet, reply: &AppReply) {
     let header = AppReplyHeader {
-        op: op as u8,
-        status: status as u8,
-        tag,
-        key: key.to_bytes(),
-        owner: owner.map_or([0; 20], |o| o.id.to_bytes()),
-        owner_len: addr.len() as u8,
-        hops,
-        timeouts,
+        op: reply.op as u8,
+        status: reply.status as u8,
+        tag: reply.tag,
+        key: reply.key.to_bytes(),
+        has_owner: u8::from(reply.owner.is_some()),
+        hops: reply.hops,
+        timeouts: reply.timeouts,
     };
     let _ = header.emit(pkt.put(AppReplyHeader::LEN));
-    pkt.put_slice(addr.as_bytes());
-    pkt.put_slice(value);
+    if let Some(owner) = &reply.owner {
+        let _ = NodeEntry::of(owner).emit(pkt.put(NodeEntry::LEN));
+    }
+    pkt.put_slice(&reply.value);
 }
 
 /// Reads a reply.
 pub fn decode_reply(bytes: &[u8]) -> Result<AppReply, &'static str> {
-    let h = AppReplyHeader::parse_owned(bytes).map_err(|_| "chord app: bad reply")?;
-    let rest = &bytes[AppReplyHeader::LEN..];
-    let len = usize::from(h.owner_len);
-    if rest.len() < len {
-        return Err("chord app: bad reply");
-    }
-    let owner = if len == 0 {
-        None
+    const BAD: &str = "chord app: bad reply";
+    let h = AppReplyHeader::parse_owned(bytes).map_err(|_| BAD)?;
+    let mut rest = &bytes[AppReplyHeader::LEN..];
+    let owner = if h.has_owner == 1 {
+        let entry = NodeEntry::parse_owned(rest).map_err(|_| BAD)?;
+        rest = &rest[NodeEntry::LEN..];
+        Some(entry.peer().ok_or(BAD)?)
     } else {
-        let text = core::str::from_utf8(&rest[..len]).map_err(|_| "chord app: bad reply")?;
-        let addr: SocketAddr = text.parse().map_err(|_| "chord app: bad reply")?;
-        Some(Peer {
-            id: Id::from_bytes(h.owner),
-            addr,
-        })
+        None
     };
     Ok(AppReply {
-        op: op_of(h.op).ok_or("chord app: bad reply")?,
+        op: op_of(h.op).ok_or(BAD)?,
         status: match h.status {
             0 => AppStatus::Ok,
             1 => AppStatus::NotFound,
@@ -199,6 +177,6 @@ pub fn decode_reply(bytes: &[u8]) -> Result<AppReply, &'static str> {
         owner,
         hops: h.hops,
         timeouts: h.timeouts,
-        value: rest[len..].to_vec(),
+        value: rest.to_vec(),
     })
 }

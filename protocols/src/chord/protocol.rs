@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use rustc_hash::FxBuildHasher;
 use vipe_rt::prelude::*;
 
-use super::app::{self, AppOp, AppStatus};
+use super::app::{self, AppOp, AppReply, AppStatus};
 use super::id::{ID_BITS, Id};
 use super::table::{Peer, Table};
 use super::wire::{self, DONE, Envelope, FOUND, HAS_PRED, Kind, Message};
@@ -169,6 +169,20 @@ struct Lookup {
     /// For a lookup that must reach the owner: the owner's successors, tried in turn
     /// if it does not answer.
     owners: Vec<Peer>,
+}
+
+impl Lookup {
+    /// What a workload lookup ending now at `owner` (`None`: failed) leaves behind.
+    fn record(&self, owner: Option<Peer>, now: Instant) -> LookupRecord {
+        LookupRecord {
+            target: self.target,
+            owner,
+            hops: self.hops,
+            timeouts: self.timeouts,
+            started: self.started,
+            latency: now - self.started,
+        }
+    }
 }
 
 /// A request waiting for its answer.
@@ -571,14 +585,7 @@ impl Chord {
         }
         self.stats.lookups_ok += 1;
         match lookup.purpose {
-            Purpose::Workload => self.records.push(LookupRecord {
-                target: lookup.target,
-                owner: Some(owner),
-                hops: lookup.hops,
-                timeouts: lookup.timeouts,
-                started: lookup.started,
-                latency: cx.now() - lookup.started,
-            }),
+            Purpose::Workload => self.records.push(lookup.record(Some(owner), cx.now())),
             Purpose::Finger(i) => {
                 let start = self.table.me().id.wrapping_add(Id::pow2(i));
                 self.table.set_finger(start, owner);
@@ -597,20 +604,8 @@ impl Chord {
                     cx.start_timer(ChordTimer::Join, self.config.rpc_timeout.saturating_mul(2));
                 }
             }
-            Purpose::App(tag, op) => match op {
-                AppOp::Lookup => {
-                    let record = (lookup.hops, lookup.timeouts);
-                    self.app_reply(
-                        cx,
-                        tag,
-                        op,
-                        AppStatus::Ok,
-                        lookup.target,
-                        Some(owner),
-                        record,
-                        &[],
-                    );
-                }
+            Purpose::App(_, op) => match op {
+                AppOp::Lookup => self.app_done(cx, &lookup, AppStatus::Ok, Some(owner), Vec::new()),
                 AppOp::Put | AppOp::Get => {
                     lookup.replicas = core::iter::once(owner)
                         .chain(rest.iter().copied())
@@ -649,38 +644,19 @@ impl Chord {
         };
         self.stats.lookups_failed += 1;
         match lookup.purpose {
-            Purpose::Workload => self.records.push(LookupRecord {
-                target: lookup.target,
-                owner: None,
-                hops: lookup.hops,
-                timeouts: lookup.timeouts,
-                started: lookup.started,
-                latency: cx.now() - lookup.started,
-            }),
+            Purpose::Workload => self.records.push(lookup.record(None, cx.now())),
             Purpose::Finger(i) => self.next_finger = (i + 1) % ID_BITS,
             Purpose::Join => {
                 // Try again through the bootstrap node after a while.
                 cx.start_timer(ChordTimer::Join, self.config.rpc_timeout.saturating_mul(2));
             }
-            Purpose::App(tag, op) => {
-                let record = (lookup.hops, lookup.timeouts);
-                self.app_reply(
-                    cx,
-                    tag,
-                    op,
-                    AppStatus::Failed,
-                    lookup.target,
-                    None,
-                    record,
-                    &[],
-                );
-            }
+            Purpose::App(..) => self.app_done(cx, &lookup, AppStatus::Failed, None, Vec::new()),
         }
     }
 
     /// Sends an app's put or get to the next replica of its key.
     fn data_request(&mut self, cx: &mut Cx<Self>, id: u32, mut lookup: Lookup) {
-        let Purpose::App(tag, op) = lookup.purpose else {
+        let Purpose::App(_, op) = lookup.purpose else {
             return;
         };
         if lookup.replicas.is_empty() {
@@ -689,42 +665,53 @@ impl Chord {
             } else {
                 AppStatus::Failed
             };
-            let record = (lookup.hops, lookup.timeouts);
-            return self.app_reply(cx, tag, op, status, lookup.target, None, record, &[]);
+            return self.app_done(cx, &lookup, status, None, Vec::new());
         }
         let peer = lookup.replicas.remove(0);
+        // A put keeps its value for the next replica, should this one not answer.
         let (kind, value) = match op {
-            AppOp::Put => (Kind::Put, core::mem::take(&mut lookup.value)),
+            AppOp::Put => (Kind::Put, lookup.value.clone()),
             _ => (Kind::Get, Vec::new()),
         };
         let target = lookup.target;
-        if op == AppOp::Put {
-            lookup.value = value.clone();
-        }
         self.lookups.insert(id, lookup);
         self.call(cx, peer, kind, target, Some(id), &value);
     }
 
     // --- app port ------------------------------------------------------------------
 
-    #[allow(clippy::too_many_arguments)]
-    fn app_reply(
-        &mut self,
-        cx: &mut Cx<Self>,
-        tag: u32,
-        op: AppOp,
-        status: AppStatus,
-        key: Id,
-        owner: Option<Peer>,
-        (hops, timeouts): (u16, u16),
-        value: &[u8],
-    ) {
+    fn app_reply(&mut self, cx: &mut Cx<Self>, reply: &AppReply) {
         if !cx.is_connected(ChordPort::App) {
             return;
         }
         let mut pkt = cx.alloc();
-        app::encode_reply(&mut pkt, tag, op, status, key, owner, hops, timeouts, value);
+        app::encode_reply(&mut pkt, reply);
         cx.send(ChordPort::App, pkt);
+    }
+
+    /// Answers the app whose request `lookup` served (nothing for other lookups).
+    fn app_done(
+        &mut self,
+        cx: &mut Cx<Self>,
+        lookup: &Lookup,
+        status: AppStatus,
+        owner: Option<Peer>,
+        value: Vec<u8>,
+    ) {
+        let Purpose::App(tag, op) = lookup.purpose else {
+            return;
+        };
+        let reply = AppReply {
+            op,
+            status,
+            tag,
+            key: lookup.target,
+            owner,
+            hops: lookup.hops,
+            timeouts: lookup.timeouts,
+            value,
+        };
+        self.app_reply(cx, &reply);
     }
 
     fn stabilize_now(&mut self, cx: &mut Cx<Self>) {
@@ -1034,38 +1021,15 @@ impl Chord {
             (Kind::Put, Kind::PutAck) => {
                 if let Some(id) = rpc.lookup
                     && let Some(lookup) = self.lookups.remove(&id)
-                    && let Purpose::App(tag, op) = lookup.purpose
                 {
-                    let record = (lookup.hops, lookup.timeouts);
-                    self.app_reply(
-                        cx,
-                        tag,
-                        op,
-                        AppStatus::Ok,
-                        msg.target,
-                        Some(from),
-                        record,
-                        &[],
-                    );
+                    self.app_done(cx, &lookup, AppStatus::Ok, Some(from), Vec::new());
                 }
             }
             (Kind::Get, Kind::Value) => {
                 let Some(id) = rpc.lookup else { return };
                 if msg.flags & FOUND != 0 {
-                    if let Some(lookup) = self.lookups.remove(&id)
-                        && let Purpose::App(tag, op) = lookup.purpose
-                    {
-                        let record = (lookup.hops, lookup.timeouts);
-                        self.app_reply(
-                            cx,
-                            tag,
-                            op,
-                            AppStatus::Ok,
-                            msg.target,
-                            Some(from),
-                            record,
-                            &msg.value,
-                        );
+                    if let Some(lookup) = self.lookups.remove(&id) {
+                        self.app_done(cx, &lookup, AppStatus::Ok, Some(from), msg.value.clone());
                     }
                 } else if let Some(lookup) = self.lookups.remove(&id) {
                     // Not there (a replica that missed it): try the next.
@@ -1327,16 +1291,17 @@ impl Chord {
             AppOp::Leave => {
                 self.leave_now(cx);
                 let me = self.table.me();
-                self.app_reply(
-                    cx,
-                    req.tag,
-                    req.op,
-                    AppStatus::Ok,
-                    me.id,
-                    Some(me),
-                    (0, 0),
-                    &[],
-                );
+                let reply = AppReply {
+                    op: req.op,
+                    status: AppStatus::Ok,
+                    tag: req.tag,
+                    key: me.id,
+                    owner: Some(me),
+                    hops: 0,
+                    timeouts: 0,
+                    value: Vec::new(),
+                };
+                self.app_reply(cx, &reply);
             }
             op => self.start_lookup(cx, req.key, Purpose::App(req.tag, op), req.value),
         }

@@ -135,7 +135,8 @@ pub struct NodeEntry {
 }
 
 impl NodeEntry {
-    fn of(peer: &Peer) -> NodeEntry {
+    /// The entry of `peer`.
+    pub fn of(peer: &Peer) -> NodeEntry {
         let (family, addr) = match peer.addr.ip() {
             IpAddr::V4(v4) => (4, v4.to_ipv6_mapped().octets()),
             IpAddr::V6(v6) => (6, v6.octets()),
@@ -148,7 +149,8 @@ impl NodeEntry {
         }
     }
 
-    fn peer(&self) -> Option<Peer> {
+    /// The peer it names, or `None` if the family, address or port is invalid.
+    pub fn peer(&self) -> Option<Peer> {
         let v6 = Ipv6Addr::from(self.addr);
         let ip = match self.family {
             4 => IpAddr::V4(v6.to_ipv4_mapped()?),
