@@ -11,6 +11,7 @@ pub mod chord;
 pub mod chord_kv;
 pub mod heartbeat;
 pub mod overlay;
+pub mod pastry;
 pub mod platform;
 pub mod sim_scale;
 pub mod stats;

@@ -17,6 +17,7 @@ pub mod chord;
 pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
+pub mod pastry;
 pub mod stack;
 pub mod tcp;
 pub mod udp;

@@ -119,6 +119,7 @@ pub fn write_csvs(plan: &Plan, outcome: &Outcome) -> Result<Vec<PathBuf>, String
         for p in s.percentiles {
             header.push(format!("p{}_{}", percentile_label(*p), s.name));
         }
+        header.push(format!("max_{}", s.name));
     }
     let mut summary = CsvFile::create(dir, "summary.csv", &header)?;
     let mut distributions: BTreeMap<&str, CsvFile> = BTreeMap::new();
@@ -175,6 +176,7 @@ pub fn write_csvs(plan: &Plan, outcome: &Outcome) -> Result<Vec<PathBuf>, String
             for p in s.percentiles {
                 row.push(opt_cell(percentile(&pooled, *p)));
             }
+            row.push(opt_cell(pooled.last().copied()));
             if let Some(file) = distributions.get_mut(s.name) {
                 for (value, fraction) in distribution(&pooled, s.distribution) {
                     let mut row = param_cells(point);

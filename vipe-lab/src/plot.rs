@@ -123,6 +123,8 @@ struct Figure {
     /// the emptiest corner (CDFs).
     legend_on_top: bool,
     series: Vec<Series>,
+    /// Names of the x values 0, 1, 2, … when x is a text parameter (empty otherwise).
+    x_categories: Vec<String>,
 }
 
 /// Draws every figure of `exp` from the CSVs in `dir`; returns the files written.
@@ -184,12 +186,25 @@ fn line_figure(
         .iter()
         .find(|s| s.name == x)
         .ok_or_else(|| format!("figure {}: no parameter '{x}' for x", spec.file))?;
+    // A text parameter on x is drawn as categories, in the order the summary lists them.
+    let mut categories: Vec<String> = Vec::new();
     if matches!(x_spec.kind, ParamKind::Text { .. }) {
-        return Err(format!(
-            "figure {}: x parameter '{x}' is not a number",
-            spec.file
-        ));
+        for row in &summary.rows {
+            if let Some(v) = row.get(x)
+                && !categories.contains(v)
+            {
+                categories.push(v.clone());
+            }
+        }
     }
+    let x_of = |r: &BTreeMap<String, String>| -> Option<f64> {
+        if categories.is_empty() {
+            number(r, x)
+        } else {
+            let v = r.get(x)?;
+            categories.iter().position(|c| c == v).map(|i| i as f64)
+        }
+    };
     let others: Vec<&str> = varying(specs, &summary.rows)
         .into_iter()
         .filter(|n| *n != x)
@@ -212,7 +227,7 @@ fn line_figure(
             let mut points: Vec<Point> = rows
                 .iter()
                 .filter_map(|r| {
-                    let xv = number(r, x)?;
+                    let xv = x_of(r)?;
                     let yv = number(r, &column)?;
                     let band = ci
                         .as_ref()
@@ -236,7 +251,9 @@ fn line_figure(
             measured += 1;
         }
         for reference in &spec.references {
-            if let Reference::Model { label, value } = reference {
+            if let Reference::Model { label, value } = reference
+                && categories.is_empty()
+            {
                 // The model is smooth in x: evaluate it at 100 x values across the
                 // group's range, the group's other parameters held.
                 let xs: Vec<f64> = rows.iter().filter_map(|r| number(r, x)).collect();
@@ -302,10 +319,11 @@ fn line_figure(
         title: spec.title.into(),
         x_label: x_spec.label(),
         y_label: spec.y_label.into(),
-        x_log: spans_decades(&xs),
+        x_log: categories.is_empty() && spans_decades(&xs),
         y_log: spec.y_log,
         legend_on_top: true,
         series,
+        x_categories: categories,
     })
 }
 
@@ -383,6 +401,7 @@ fn distribution_figure(
         y_log: false,
         legend_on_top: pdf,
         series: curves,
+        x_categories: Vec::new(),
     }
 }
 
@@ -466,7 +485,11 @@ where
             .flat_map(|p| [Some(p.1), p.2.map(|c| c.0), p.2.map(|c| c.1)])
             .flatten()
     });
-    let x = range(xs, figure.x_log, 0.0);
+    let x = if figure.x_categories.is_empty() {
+        range(xs, figure.x_log, 0.0)
+    } else {
+        -0.5..figure.x_categories.len() as f64 - 0.5
+    };
     // Line figures keep a band above the data for the legend (one row per series).
     let headroom = if figure.legend_on_top {
         0.07 * figure.series.len() as f64 + 0.04
@@ -477,6 +500,7 @@ where
     let labels = TickLabels {
         x: if figure.x_log { None } else { decimals(&x) },
         y: if figure.y_log { None } else { decimals(&y) },
+        categories: figure.x_categories.clone(),
     };
     match (figure.x_log, figure.y_log) {
         (false, false) => chart(root, figure, labels, x, y),
@@ -491,6 +515,8 @@ where
 struct TickLabels {
     x: Option<usize>,
     y: Option<usize>,
+    /// Category names at x = 0, 1, 2, … (then no other x label is drawn).
+    categories: Vec<String>,
 }
 
 /// A tick label in SI style (`300k`, `2.5M`), for log axes and large numbers.
@@ -555,7 +581,16 @@ where
         .y_label_area_size(80)
         .build_cartesian_2d(x, y)
         .map_err(err)?;
-    let x_ticks = |v: &f64| labels.x.map_or_else(|| si(*v), |d| tick(*v, d));
+    let x_ticks = |v: &f64| {
+        if labels.categories.is_empty() {
+            return labels.x.map_or_else(|| si(*v), |d| tick(*v, d));
+        }
+        let i = v.round();
+        match labels.categories.get(i as usize) {
+            Some(name) if (v - i).abs() < 1e-6 && i >= 0.0 => name.clone(),
+            _ => String::new(),
+        }
+    };
     let y_ticks = |v: &f64| labels.y.map_or_else(|| si(*v), |d| tick(*v, d));
     let mut mesh = chart.configure_mesh();
     mesh.x_label_formatter(&x_ticks);

@@ -113,8 +113,8 @@ fn a_sweep_gives_identical_csvs_for_any_jobs_and_a_full_manifest() {
          mean_answered,std_answered,ci95_lo_answered,ci95_hi_answered,\
          mean_retransmissions_per_probe,std_retransmissions_per_probe,ci95_lo_retransmissions_per_probe,ci95_hi_retransmissions_per_probe,\
          mean_duplicate_replies,std_duplicate_replies,ci95_lo_duplicate_replies,ci95_hi_duplicate_replies,\
-         n_rtt_ms,mean_rtt_ms,ci95_lo_rtt_ms,ci95_hi_rtt_ms,p50_rtt_ms,p99_rtt_ms,\
-         n_delay_ms,mean_delay_ms,ci95_lo_delay_ms,ci95_hi_delay_ms,p50_delay_ms,p90_delay_ms,p99_delay_ms"
+         n_rtt_ms,mean_rtt_ms,ci95_lo_rtt_ms,ci95_hi_rtt_ms,p50_rtt_ms,p99_rtt_ms,max_rtt_ms,\
+         n_delay_ms,mean_delay_ms,ci95_lo_delay_ms,ci95_hi_delay_ms,p50_delay_ms,p90_delay_ms,p99_delay_ms,max_delay_ms"
     );
     assert_eq!(summary.lines().count(), 3);
     let probes = std::fs::read_to_string(one.join("probes.csv")).unwrap();

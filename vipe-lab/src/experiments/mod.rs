@@ -3,6 +3,7 @@
 
 pub mod chord;
 pub mod heartbeat;
+pub mod pastry;
 pub mod sim_scale;
 
 use crate::experiment::DynExperiment;
@@ -15,6 +16,9 @@ pub fn all() -> Vec<&'static dyn DynExperiment> {
         &chord::ChordFail,
         &chord::ChordFrozen,
         &chord::ChordChurn,
+        &pastry::PastryHops,
+        &pastry::PastryFail,
+        &pastry::PastryLocality,
         &heartbeat::Heartbeat,
         &sim_scale::SimScale,
     ]
