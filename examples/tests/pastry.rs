@@ -184,3 +184,91 @@ fn every_join_strategy_builds_a_working_network() {
         }
     }
 }
+
+#[test]
+fn hostile_datagrams_are_dropped_and_counted() {
+    use vipe_protocols::pastry::wire::{self, Envelope, Kind};
+    let mut config = NetConfig::new(40, 9);
+    config.build = Build::Converged;
+    let routes = pair_routes(&config, 3, 6);
+    let mut net = build(&config, &routes);
+    // A fake node sends garbage, truncated and lying messages to member 0.
+    #[protocol(name = "garbage")]
+    struct Garbage {
+        to: std::net::SocketAddr,
+    }
+    #[protocol(ports(net))]
+    impl Garbage {
+        #[on_start]
+        fn start(&mut self, cx: &mut Cx<Self>) {
+            let me = Peer {
+                id: Id::new(7),
+                addr: "10.255.0.1:5000".parse().unwrap(),
+                pos: [1.0, 1.0],
+            };
+            let mut real = Packet::from_slice(&[]);
+            let envelope = Envelope {
+                kind: Some(Kind::State),
+                request: 99,
+                ..Envelope::default()
+            };
+            wire::encode(&mut real, &me, &envelope, &[me]);
+            let bytes = real.data().to_vec();
+            let mut cases: Vec<Vec<u8>> = vec![
+                vec![],
+                vec![0x50],
+                bytes[..bytes.len() - 1].to_vec(),
+                [bytes.clone(), vec![0; 43]].concat(), // an entry the header does not count
+            ];
+            let mut bad_kind = bytes.clone();
+            bad_kind[2] = 99;
+            cases.push(bad_kind);
+            let mut nan = bytes.clone();
+            nan[42..46].copy_from_slice(&f32::NAN.to_bits().to_be_bytes());
+            cases.push(nan);
+            // An answer to no request, a route with no origin, a report of nothing.
+            cases.push(bytes);
+            let mut no_origin = Packet::from_slice(&[]);
+            let route = Envelope {
+                kind: Some(Kind::Route),
+                request: 5,
+                key: Id::new(1),
+                ..Envelope::default()
+            };
+            wire::encode(&mut no_origin, &me, &route, &[]);
+            cases.push(no_origin.data().to_vec());
+            for case in cases {
+                let mut pkt = cx.alloc();
+                pkt.put_slice(&case);
+                pkt.meta_mut().dst = Some(self.to);
+                cx.send(GarbagePort::Net, pkt);
+            }
+        }
+        #[on_packet(port = "net")]
+        fn receive(&mut self, _cx: &mut Cx<Self>, _pkt: Packet) {}
+    }
+    let attacker = net.sim.add_node();
+    let end = net.sim.add_datagram_device(attacker, pastry::PORT).unwrap();
+    let target = net.members[0];
+    let node = net.sim.node_mut(attacker).unwrap();
+    let g = node.add(Garbage {
+        to: target.peer.addr,
+    });
+    node.attach(end.device, g.port(GarbagePort::Net)).unwrap();
+    finish(&mut net, &routes);
+    let stats = net.sim.node(target.node).unwrap().stats();
+    assert_eq!(stats.drops_for("pastry: bad header"), 3);
+    assert_eq!(stats.drops_for("pastry: length mismatch"), 2);
+    assert_eq!(stats.drops_for("pastry: bad coordinates"), 1);
+    assert_eq!(stats.counter_total("pastry: unexpected state"), 1);
+    assert_eq!(stats.counter_total("pastry: route without an origin"), 1);
+    assert!(net.sim.node(target.node).unwrap().faults().is_empty());
+    let live = net.live();
+    let records = net.take_records();
+    assert_eq!(records.len(), 40 * 3);
+    assert!(
+        records
+            .iter()
+            .all(|(_, r)| r.node.id == closest(&live, r.key).id)
+    );
+}

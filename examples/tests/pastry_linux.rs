@@ -27,7 +27,11 @@ fn free_ports() -> u16 {
         if free {
             return base;
         }
-        base = if base > 60_000 { 20_000 } else { base + NODES as u16 };
+        base = if base > 60_000 {
+            20_000
+        } else {
+            base + NODES as u16
+        };
     }
 }
 
@@ -95,9 +99,19 @@ fn thirty_two_processes_deliver_every_message_to_the_closest_live_node_after_sig
         }
         let status = child.wait().unwrap();
         let mut out = String::new();
-        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
         let mut err = String::new();
-        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
         assert!(status.success(), "node {i} failed: {err}\n{out}");
         let mut mine = 0;
         for line in out.lines().filter(|l| l.starts_with("route ")) {
@@ -108,12 +122,14 @@ fn thirty_two_processes_deliver_every_message_to_the_closest_live_node_after_sig
             hops += f[6].parse::<u64>().unwrap();
             mine += 1;
             if by != closest(key).1 {
-                wrong.push(format!("node {i}: {line} (closest live: {})", closest(key).1));
+                wrong.push(format!(
+                    "node {i}: {line} (closest live: {})",
+                    closest(key).1
+                ));
             }
         }
         assert_eq!(
-            mine,
-            NODES,
+            mine, NODES,
             "node {i} saw {mine} of {NODES} messages delivered:\n{out}"
         );
         delivered += mine;

@@ -156,6 +156,8 @@ pub struct PastryStats {
     pub join_messages: u64,
     /// Routed messages dropped over the hop limit.
     pub over_hop_limit: u64,
+    /// Probes of peers that missed an answer (is it dead?).
+    pub probes: u64,
 }
 
 /// Routes a node makes by itself, at given times after its start, recorded in
@@ -178,6 +180,9 @@ struct Routed {
     tag: u32,
     /// Next hops that did not answer this message here.
     avoid: Vec<Id>,
+    /// The next hop this message was sent to again after it did not answer once (a
+    /// lost datagram is no reason to deliver elsewhere).
+    retried: Option<Id>,
 }
 
 /// Why a request waits for its answer.
@@ -193,8 +198,14 @@ enum Waiting {
     NeighbourRepair,
     /// A routing-table entry, to replace a failed one; the other nodes to ask.
     EntryRepair { row: u8, col: u8, rest: Vec<Peer> },
-    /// A keep-alive or probe.
-    Ping,
+    /// A delivery report's acknowledgement (the message, the reports sent so far).
+    Report(Box<Routed>, u8),
+    /// A periodic keep-alive (a leaf set request to a leaf, a ping to a neighbour): a
+    /// timeout leads to a probe.
+    KeepAlive,
+    /// Is this peer dead? A timeout says yes: the peer is taken as failed. Every other
+    /// timeout leads to one of these first, so a lost datagram does not kill a node.
+    Probe,
 }
 
 #[derive(Clone, Debug)]
@@ -216,6 +227,8 @@ type HashMap<K, V> = hashbrown::HashMap<K, V, FxBuildHasher>;
 
 /// Dead nodes remembered, so state exchanges do not bring them back.
 const RECENT_DEAD: usize = 64;
+/// Delivery reports sent for one message before the origin is given up.
+const REPORT_TRIES: u8 = 3;
 /// Reroutes of one message at one node before it is delivered there anyway.
 const MAX_REROUTES: usize = 16;
 
@@ -480,6 +493,11 @@ impl Pastry {
             self.stats.over_hop_limit += 1;
             return cx.count("pastry: messages over the hop limit");
         }
+        self.forward(cx, msg, next);
+    }
+
+    /// Sends `msg` to `next`, keeping it until `next` acknowledges it.
+    fn forward(&mut self, cx: &mut Cx<Self>, msg: Routed, next: Peer) {
         let request = self.request_id();
         let envelope = Envelope {
             kind: Some(Kind::Route),
@@ -506,6 +524,12 @@ impl Pastry {
 
     fn deliver(&mut self, cx: &mut Cx<Self>, msg: &Routed) {
         self.stats.delivered += 1;
+        self.report(cx, msg, 0);
+    }
+
+    /// Tells a route's origin that this node delivered it; acknowledged, and sent again
+    /// (up to [`REPORT_TRIES`] times in all) while it is not.
+    fn report(&mut self, cx: &mut Cx<Self>, msg: &Routed, tries: u8) {
         if msg.origin.id == self.me.id && msg.origin.addr == self.me.addr {
             self.record(
                 cx,
@@ -518,8 +542,10 @@ impl Pastry {
             );
             return;
         }
+        let request = self.request_id();
         let envelope = Envelope {
             kind: Some(Kind::Delivered),
+            request,
             hops: msg.hops,
             timeouts: msg.timeouts,
             distance: msg.distance,
@@ -529,6 +555,14 @@ impl Pastry {
         };
         let me = self.me;
         self.send(cx, msg.origin.addr, &envelope, &[me]);
+        self.rpcs.insert(
+            request,
+            Rpc {
+                peer: msg.origin,
+                waiting: Waiting::Report(Box::new(msg.clone()), tries + 1),
+            },
+        );
+        cx.start_timer(PastryTimer::RpcTimeout(request), self.config.rpc_timeout);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -559,8 +593,28 @@ impl Pastry {
         });
     }
 
-    /// `peer` did not answer: with repair on, drop it from the state and start the
-    /// repairs its absence calls for.
+    /// `peer` did not answer a request: with repair on, ask it once more whether it
+    /// lives (unless a probe is out already); only that probe's timeout fails it.
+    fn suspect(&mut self, cx: &mut Cx<Self>, peer: Peer) {
+        if !self.config.repair
+            || self.is_dead(peer.id)
+            || self
+                .rpcs
+                .values()
+                .any(|r| r.peer.id == peer.id && matches!(r.waiting, Waiting::Probe))
+        {
+            return;
+        }
+        self.stats.probes += 1;
+        let envelope = Envelope {
+            kind: Some(Kind::Ping),
+            ..Envelope::default()
+        };
+        self.call(cx, peer, envelope, Waiting::Probe);
+    }
+
+    /// `peer` did not answer a probe: with repair on, drop it from the state and start
+    /// the repairs its absence calls for.
     fn failed(&mut self, cx: &mut Cx<Self>, peer: Peer) {
         if !self.config.repair {
             return;
@@ -696,9 +750,10 @@ impl Pastry {
             }
             let mut outstanding = 0;
             for peer in ask {
+                // JOIN: the asker is still joining (not to be taken into state yet).
                 let envelope = Envelope {
                     kind: Some(Kind::GetState),
-                    flags: WANT_LEAVES | WANT_NEIGHBOURS | WANT_TABLE,
+                    flags: JOIN | WANT_LEAVES | WANT_NEIGHBOURS | WANT_TABLE,
                     ..Envelope::default()
                 };
                 self.stats.join_messages += 1;
@@ -773,6 +828,10 @@ impl Pastry {
                 let Some(&origin) = msg.entries.first() else {
                     return cx.count("pastry: route without an origin");
                 };
+                if !self.joined {
+                    // Unacknowledged: the sender routes it around this node.
+                    return cx.count("pastry: routed message refused while joining");
+                }
                 if msg.request != 0 {
                     let envelope = Envelope {
                         kind: Some(Kind::Ack),
@@ -780,12 +839,6 @@ impl Pastry {
                         ..Envelope::default()
                     };
                     self.send(cx, from.addr, &envelope, &[]);
-                }
-                if from.id != Id::ZERO && msg.flags & JOIN == 0 {
-                    self.consider(from);
-                }
-                if !self.joined {
-                    return cx.count("pastry: routed message refused while joining");
                 }
                 let routed = Routed {
                     key: msg.key,
@@ -796,6 +849,7 @@ impl Pastry {
                     distance: msg.distance,
                     tag: msg.tag,
                     avoid: Vec::new(),
+                    retried: None,
                 };
                 self.route(cx, routed, true);
             }
@@ -808,6 +862,22 @@ impl Pastry {
                 let Some(&node) = msg.entries.first() else {
                     return cx.count("pastry: delivery report without its node");
                 };
+                let envelope = Envelope {
+                    kind: Some(Kind::Ack),
+                    request: msg.request,
+                    ..Envelope::default()
+                };
+                self.send(cx, from.addr, &envelope, &[]);
+                // A report sent again because its acknowledgement was lost.
+                let seen = self
+                    .records
+                    .iter()
+                    .rev()
+                    .take(256)
+                    .any(|r| r.tag == msg.tag && r.key == msg.key && r.node.id == node.id);
+                if seen {
+                    return cx.count("pastry: delivery report repeated");
+                }
                 self.record(
                     cx,
                     msg.key,
@@ -849,9 +919,6 @@ impl Pastry {
                 };
                 let flags = msg.flags & (WANT_LEAVES | WANT_NEIGHBOURS | WANT_TABLE);
                 self.send_state(cx, from.addr, envelope, flags);
-                if self.joined {
-                    self.consider(from);
-                }
             }
             Kind::State => {
                 let Some(rpc) = self.rpcs.remove(&msg.request) else {
@@ -967,13 +1034,16 @@ impl Pastry {
 
     #[on_timer]
     fn keepalive(&mut self, cx: &mut Cx<Self>) {
+        // Leaf-set exchange: each leaf's answer carries its leaf set, and the request
+        // tells it of this node; either way, a lost announcement is made good.
         let leaves: Vec<Peer> = self.leaves.members().copied().collect();
         for peer in leaves {
             let envelope = Envelope {
-                kind: Some(Kind::Ping),
+                kind: Some(Kind::GetState),
+                flags: WANT_LEAVES,
                 ..Envelope::default()
             };
-            self.call(cx, peer, envelope, Waiting::Ping);
+            self.call(cx, peer, envelope, Waiting::KeepAlive);
         }
         cx.start_timer(PastryTimer::Keepalive, self.config.leaf_keepalive);
     }
@@ -986,7 +1056,7 @@ impl Pastry {
                 kind: Some(Kind::Ping),
                 ..Envelope::default()
             };
-            self.call(cx, peer, envelope, Waiting::Ping);
+            self.call(cx, peer, envelope, Waiting::KeepAlive);
         }
         cx.start_timer(PastryTimer::Probe, self.config.neighbour_probe);
     }
@@ -1018,6 +1088,7 @@ impl Pastry {
                 distance: 0.0,
                 tag,
                 avoid: Vec::new(),
+                retried: None,
             };
             self.route(cx, routed, true);
         }
@@ -1030,17 +1101,37 @@ impl Pastry {
             return;
         };
         self.stats.timeouts += 1;
-        self.failed(cx, rpc.peer);
+        if let Waiting::Report(msg, tries) = rpc.waiting {
+            // The origin may be a client, not a node: never suspected, only retried.
+            if tries < REPORT_TRIES {
+                self.report(cx, &msg, tries);
+            } else {
+                cx.count("pastry: delivery reports never acknowledged");
+            }
+            return;
+        }
+        if matches!(rpc.waiting, Waiting::Probe) {
+            self.failed(cx, rpc.peer);
+            return;
+        }
+        self.suspect(cx, rpc.peer);
         match rpc.waiting {
             Waiting::Forward(mut msg) => {
-                // Route around the silent next hop.
                 msg.timeouts = msg.timeouts.saturating_add(1);
-                msg.avoid.push(rpc.peer.id);
-                self.route(cx, *msg, false);
+                if msg.retried != Some(rpc.peer.id) {
+                    // Once more to the same node: the datagram or its ack may be lost.
+                    msg.retried = Some(rpc.peer.id);
+                    self.forward(cx, *msg, rpc.peer);
+                } else {
+                    // Silent twice: route around it.
+                    msg.avoid.push(rpc.peer.id);
+                    self.route(cx, *msg, false);
+                }
             }
             Waiting::JoinPhase2 => self.phase2_answered(cx),
             Waiting::EntryRepair { row, col, rest } => self.ask_entry(cx, row, col, rest),
-            Waiting::LeafRepair | Waiting::NeighbourRepair | Waiting::Ping => {}
+            Waiting::LeafRepair | Waiting::NeighbourRepair | Waiting::KeepAlive => {}
+            Waiting::Probe | Waiting::Report(..) => unreachable!("handled above"),
         }
     }
 
@@ -1056,6 +1147,18 @@ impl Pastry {
         drop(pkt);
         self.stats.received += 1;
         let from = msg.sender_peer(src);
+        // A node heard from directly is alive, whatever a timeout made of it before (a
+        // slow answer is not a death): it may take its place in the state again. Not
+        // so a node still joining (its first join hop, its state requests).
+        if let Some(i) = self.recent_dead.iter().position(|d| *d == from.id) {
+            self.recent_dead.remove(i);
+        }
+        let joining_sender = matches!(msg.kind, Kind::Route | Kind::GetState)
+            && msg.flags & JOIN != 0
+            && (msg.kind == Kind::GetState || msg.hops == 0);
+        if self.joined && !joining_sender && from.id != Id::ZERO {
+            self.consider(from);
+        }
         self.answer(cx, from, msg);
     }
 }

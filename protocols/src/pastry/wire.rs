@@ -68,7 +68,7 @@ impl Kind {
     }
 }
 
-/// Flag: a `Route` is a join.
+/// Flag: a `Route` is a join; a `GetState` comes from a node still joining.
 pub const JOIN: u8 = 1;
 /// Flag: a `JoinState` comes from the last node of the route.
 pub const LAST: u8 = 2;
