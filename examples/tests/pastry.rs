@@ -76,30 +76,39 @@ fn joins_build_a_network_that_delivers_to_the_numerically_closest_node() {
     assert!(mean > 1.2 && mean < 2.06, "mean hops {mean}");
 }
 
+/// The converged start (used beyond 10^5 nodes) against joins, at 10^4 nodes: the same
+/// hop distribution. 20,000 routes each; the largest difference in the fraction of
+/// routes at any hop count must stay under 0.02 (sampling noise is ~0.005).
 #[test]
-fn joined_and_converged_networks_have_the_same_hop_distribution() {
-    let mut joined = NetConfig::new(600, 5);
+fn joined_and_converged_networks_have_the_same_hop_distribution_at_ten_thousand_nodes() {
+    let mut joined = NetConfig::new(10_000, 5);
     joined.build = Build::Joins {
         gap: Duration::from_secs(1),
     };
-    let routes = pair_routes(&joined, 5, 2);
+    let routes = pair_routes(&joined, 2, 2);
     let mut a = build(&joined, &routes);
     finish(&mut a, &routes);
     let ha = hops_histogram(&a.take_records());
+    drop(a);
 
     let mut converged = joined.clone();
     converged.build = Build::Converged;
-    let routes = pair_routes(&converged, 5, 2);
+    let routes = pair_routes(&converged, 2, 2);
     let mut b = build(&converged, &routes);
     finish(&mut b, &routes);
     let hb = hops_histogram(&b.take_records());
     let mean = |h: &[f64]| h.iter().enumerate().map(|(i, f)| i as f64 * f).sum::<f64>();
+    eprintln!(
+        "10^4 nodes: joined mean {:.3} {ha:.4?}, converged mean {:.3} {hb:.4?}",
+        mean(&ha),
+        mean(&hb)
+    );
     assert!(
-        (mean(&ha) - mean(&hb)).abs() < 0.1,
+        (mean(&ha) - mean(&hb)).abs() < 0.05,
         "joined {ha:?} converged {hb:?}"
     );
     for (x, y) in ha.iter().zip(&hb) {
-        assert!((x - y).abs() < 0.05, "joined {ha:?} converged {hb:?}");
+        assert!((x - y).abs() < 0.02, "joined {ha:?} converged {hb:?}");
     }
 }
 
