@@ -26,11 +26,11 @@ pub struct HeaderField {
     /// Width in bits, for a field narrower than its type.
     pub bits: Option<SpannedValue<u8>>,
     /// The one value the field may hold.
-    pub expect: Option<u64>,
+    pub expect: Option<SpannedValue<u64>>,
     /// Smallest allowed value.
-    pub min: Option<u64>,
+    pub min: Option<SpannedValue<u64>>,
     /// Largest allowed value.
-    pub max: Option<u64>,
+    pub max: Option<SpannedValue<u64>>,
     /// The Internet checksum: over the header (`checksum`) or header and payload
     /// (`checksum = "all"`).
     pub checksum: Option<SpannedValue<Override<String>>>,

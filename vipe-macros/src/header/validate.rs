@@ -125,8 +125,14 @@ pub fn validate(input: HeaderInput, errors: &mut darling::error::Accumulator) ->
         let bits = bits.unwrap_or(width);
         let field_index = fields.len();
         let is_int = matches!(kind, FieldKind::Int { .. });
-        for (name, value) in [("expect", raw.expect), ("min", raw.min), ("max", raw.max)] {
+        for (name, value) in [
+            ("expect", &raw.expect),
+            ("min", &raw.min),
+            ("max", &raw.max),
+        ] {
             if let Some(value) = value {
+                let span = value.span();
+                let value = **value;
                 if !is_int {
                     errors.push(
                         Error::custom(format!("`{name}` applies to integer fields only"))
@@ -137,10 +143,43 @@ pub fn validate(input: HeaderInput, errors: &mut darling::error::Accumulator) ->
                         Error::custom(format!(
                             "`{name} = {value}` does not fit in this field's {bits} bits"
                         ))
-                        .with_span(&ident),
+                        .with_span(&span),
                     );
                 }
             }
+        }
+        let (expect, min, max) = (
+            raw.expect.as_ref().map(|v| **v),
+            raw.min.as_ref().map(|v| **v),
+            raw.max.as_ref().map(|v| **v),
+        );
+        if let (Some(lo), Some(hi)) = (min, max)
+            && lo > hi
+        {
+            let span = raw.min.as_ref().map(|v| v.span()).unwrap_or(ident.span());
+            errors.push(
+                Error::custom(format!(
+                    "`min = {lo}` is above `max = {hi}`, so no value of `{ident}` would ever parse\n\
+                     help: swap them (`min = {hi}, max = {lo}`), or correct the bound that is wrong"
+                ))
+                .with_span(&span),
+            );
+        }
+        if let Some(e) = expect
+            && (min.is_some_and(|lo| e < lo) || max.is_some_and(|hi| e > hi))
+        {
+            let span = raw
+                .expect
+                .as_ref()
+                .map(|v| v.span())
+                .unwrap_or(ident.span());
+            errors.push(
+                Error::custom(format!(
+                    "`expect = {e}` lies outside this field's `min`..`max`, so no value would ever parse\n\
+                     help: with `expect`, `min` and `max` are redundant: remove them"
+                ))
+                .with_span(&span),
+            );
         }
         if let Some(cs) = &raw.checksum {
             let covers_all = match &**cs {
@@ -213,9 +252,9 @@ pub fn validate(input: HeaderInput, errors: &mut darling::error::Accumulator) ->
             kind,
             bit_start: bit - bits,
             bits,
-            expect: raw.expect,
-            min: raw.min,
-            max: raw.max,
+            expect,
+            min,
+            max,
             fill,
         });
     }
