@@ -59,7 +59,7 @@ pub mod time;
 pub mod timer;
 
 pub use cx::Cx;
-pub use header::{Header, HeaderError, HeaderErrorKind, Options};
+pub use header::{Entries, Header, HeaderError, HeaderErrorKind, Options};
 pub use lock::{Lock, LockGuard};
 pub use node::{
     DeviceId, DeviceKind, Fault, Handle, InstanceId, InstanceState, Node, NodeConfig, NodeId,
