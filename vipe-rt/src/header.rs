@@ -5,6 +5,10 @@ use core::fmt;
 
 use smallvec::SmallVec;
 
+/// The byte-slice traits a header view is generic over (`&[u8]`, `&mut [u8]`), for
+/// writing impls on a derived `...View<B>`.
+pub use zerocopy::{SplitByteSlice, SplitByteSliceMut};
+
 /// Why a header did not parse (or could not be written). Small and `Copy`, so a handler
 /// can count it as a drop reason and move on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -21,7 +21,7 @@ pub struct UdpHeader {
     pub checksum: u16,
 }
 
-impl<B: vipe_rt::__private::zerocopy::SplitByteSlice> UdpHeaderView<B> {
+impl<B: vipe_rt::header::SplitByteSlice> UdpHeaderView<B> {
     /// Whether the datagram's checksum is acceptable under `pseudo`: it verifies, or it
     /// is 0 ("no checksum"), which RFC 768 allows over IPv4 and RFC 8200 §8.1 forbids
     /// over IPv6.

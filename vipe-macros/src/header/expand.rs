@@ -529,6 +529,8 @@ fn view_type(model: &Model) -> TokenStream {
             payload_len: usize,
         }
 
+        // A field named `len` gets a `len()` getter, which is no collection's length.
+        #[allow(clippy::len_without_is_empty)]
         impl<B: #zc::SplitByteSlice> #view<B> {
             /// Parses the header at the front of `packet` and validates it: length,
             /// expected values and ranges, length fields against the header and the buffer.
@@ -743,6 +745,15 @@ fn owned_impl(model: &Model) -> TokenStream {
         let entries_ty = &model.fields[entries.index].ty;
         let elem = &entries.elem;
         let elem_name = crate::util::type_text(elem);
+        let message = format!(
+            "a repeated entry must be a header of fixed, non-zero length (no options, no entries), and `{elem_name}` is not"
+        );
+        let fixed_check = quote::quote_spanned! {syn::spanned::Spanned::span(elem)=>
+            const _: () = ::core::assert!(
+                <#elem as #krate::Header>::FIXED_LEN && <#elem as #krate::Header>::LEN > 0,
+                #message
+            );
+        };
         quote! {
             if self.#f.len() > <#entries_ty>::MAX {
                 return ::core::result::Result::Err(#krate::HeaderError {
@@ -751,10 +762,7 @@ fn owned_impl(model: &Model) -> TokenStream {
                     kind: #krate::HeaderErrorKind::TooManyEntries { count: self.#f.len(), max: <#entries_ty>::MAX },
                 });
             }
-            const _: () = ::core::assert!(
-                <#elem as #krate::Header>::FIXED_LEN && <#elem as #krate::Header>::LEN > 0,
-                ::core::concat!("a repeated entry must be a header of fixed, non-zero length (no options, no entries), and `", #elem_name, "` is not")
-            );
+            #fixed_check
         }
     });
     let entry_count = model.entries.as_ref().map(|entries| {
