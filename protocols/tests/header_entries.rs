@@ -9,6 +9,7 @@ use std::process::Command;
 
 use proptest::prelude::*;
 use vipe_protocols::wire::ipv4::Ipv4HeaderView;
+use vipe_protocols::wire::ipv6::{Ipv6Packet, NEXT_TCP};
 use vipe_protocols::wire::rip::{
     AFI_IPV4, COMMAND_RESPONSE, MAX_ENTRIES, RipEntry, RipEntryView, RipMessage, RipMessageView,
 };
@@ -297,6 +298,101 @@ fn sack_blocks_parse_by_the_options_length_and_re_emit() {
         SackOption::parse_owned(&past).unwrap_err().kind,
         HeaderErrorKind::BadLength { declared: 26, .. }
     ));
+}
+
+/// The options of a TCP header, as (kind, bytes) pairs (RFC 9293 §3.2).
+fn tcp_options(options: &[u8]) -> Vec<(u8, &[u8])> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < options.len() {
+        match options[i] {
+            0 => break,
+            1 => i += 1,
+            kind => {
+                let len = usize::from(*options.get(i + 1).unwrap_or(&0)).max(2);
+                let Some(bytes) = options.get(i..i + len) else {
+                    break;
+                };
+                out.push((kind, bytes));
+                i += len;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_kernels_sack_blocks_parse_as_tshark_reads_them_and_re_emit() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/ipv6-kernel.pcap");
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = pcap_file::pcap::PcapReader::new(file).unwrap();
+    let mut ours = Vec::new();
+    let mut n = 0;
+    while let Some(packet) = reader.next_packet() {
+        let frame = packet.unwrap().data;
+        n += 1;
+        if frame.len() <= 14 || frame[12..14] != [0x86, 0xdd] {
+            continue;
+        }
+        let ip = Ipv6Packet::parse(&frame[14..]).unwrap();
+        if ip.upper_protocol != NEXT_TCP {
+            continue;
+        }
+        let tcp = TcpHeaderView::parse(ip.upper_layer()).unwrap();
+        for (kind, bytes) in tcp_options(tcp.options()) {
+            if kind != 5 {
+                continue;
+            }
+            let sack = SackOption::parse_owned(bytes).unwrap();
+            assert_eq!(usize::from(sack.len), bytes.len());
+            let mut out = vec![0u8; bytes.len()];
+            sack.emit(&mut out).unwrap();
+            assert_eq!(
+                out, bytes,
+                "frame {n}: the SACK option re-emits byte for byte"
+            );
+            let join = |f: fn(&SackBlock) -> u32| {
+                sack.blocks
+                    .iter()
+                    .map(|b| f(b).to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            ours.push(format!("{n}\t{}\t{}", join(|b| b.left), join(|b| b.right)));
+        }
+    }
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&path)
+        .args(["-o", "tcp.relative_sequence_numbers:FALSE"])
+        .args(["-Y", "tcp.options.sack_le", "-T", "fields"])
+        .args([
+            "-e",
+            "frame.number",
+            "-e",
+            "tcp.options.sack_le",
+            "-e",
+            "tcp.options.sack_re",
+        ])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("tshark is needed to cross-check SACK ({e}); install it: apt-get install tshark")
+        });
+    assert!(out.status.success());
+    let theirs: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        ours.len() >= 5,
+        "the lossy connection's ACKs carry SACK blocks: {ours:?}"
+    );
+    assert!(
+        ours.iter().any(|l| l.matches(',').count() >= 2),
+        "some carry three blocks"
+    );
+    assert_eq!(ours, theirs);
 }
 
 proptest! {

@@ -272,7 +272,7 @@ fn udp_tcp_and_icmpv6_checksums_verify_over_ipv6_with_the_pseudo_header_and_fail
             }
         }
     }
-    assert_eq!((udp, tcp), (4, 10), "UDP and TCP frames over IPv6");
+    assert_eq!((udp, tcp), (4, 65), "UDP and TCP frames over IPv6");
     assert!(icmp >= 12, "ICMPv6 frames: {icmp}");
 }
 
