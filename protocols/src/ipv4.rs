@@ -9,7 +9,8 @@
 //! they receive carry the addresses in `meta().src`/`dst` and the IP header length in
 //! `meta().network_header_len`.
 
-use alloc::collections::BTreeMap;
+pub mod reassembly;
+
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -22,6 +23,7 @@ use crate::wire::icmp::{
     CODE_REASSEMBLY_EXCEEDED, CODE_TTL_EXCEEDED, DEST_UNREACHABLE, TIME_EXCEEDED,
 };
 use crate::wire::ipv4::{FLAG_DF, FLAG_MF, Ipv4HeaderView, PROTO_ICMP};
+use reassembly::{FragmentKey, Insert, Reassembler, ReassemblyConfig};
 
 /// An interface's address and link MTU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,23 +116,6 @@ impl Ipv4Config {
     }
 }
 
-/// Fragments of one datagram being reassembled.
-#[derive(Debug, Default)]
-struct Reassembly {
-    /// Header of the first fragment (offset 0), once it arrived.
-    first_header: Option<Ipv4Header>,
-    /// The first fragment's bytes up to its header plus 8, for an ICMP error on timeout.
-    first_quote: Vec<u8>,
-    /// Payload pieces by byte offset.
-    pieces: BTreeMap<usize, Vec<u8>>,
-    /// Payload length, once the last fragment arrived.
-    total: Option<usize>,
-    /// Bytes held.
-    bytes: usize,
-    /// Interface the fragments arrive on.
-    iface: u8,
-}
-
 /// The IPv4 protocol of a node.
 #[protocol(name = "ipv4")]
 #[derive(Debug)]
@@ -139,8 +124,8 @@ pub struct Ipv4 {
     /// Routes, longest prefix first.
     table: Vec<Route>,
     next_ident: u16,
-    reassembly: BTreeMap<(u32, u32, u8, u16), Reassembly>,
-    reassembly_bytes: usize,
+    /// Datagrams being reassembled, tagged with the interface of their first fragment.
+    reassembly: Reassembler<u8>,
 }
 
 impl Ipv4 {
@@ -159,12 +144,16 @@ impl Ipv4 {
             .chain(config.routes.iter().copied())
             .collect();
         table.sort_by_key(|r| core::cmp::Reverse(r.prefix_len));
+        let reassembly = Reassembler::new(ReassemblyConfig {
+            timeout: config.reassembly_timeout,
+            max_bytes: config.reassembly_limit,
+            ..ReassemblyConfig::default()
+        });
         Ipv4 {
             config,
             table,
             next_ident: 1,
-            reassembly: BTreeMap::new(),
-            reassembly_bytes: 0,
+            reassembly,
         }
     }
 
@@ -176,6 +165,11 @@ impl Ipv4 {
     /// Datagrams being reassembled.
     pub fn reassemblies(&self) -> usize {
         self.reassembly.len()
+    }
+
+    /// The reassembler, for inspection.
+    pub fn reassembler(&self) -> &Reassembler<u8> {
+        &self.reassembly
     }
 
     fn is_local(&self, dst: Ipv4Addr) -> bool {
@@ -415,88 +409,43 @@ impl Ipv4 {
 
     /// Files a fragment; returns the whole datagram when it is complete.
     fn reassemble(&mut self, cx: &mut Cx<Self>, pkt: Packet, iface: u8) -> Option<Packet> {
-        let view = Ipv4HeaderView::parse(pkt.data()).ok()?;
-        let key = (
-            u32::from_be_bytes(view.src()),
-            u32::from_be_bytes(view.dst()),
-            view.protocol(),
-            view.ident(),
-        );
-        let offset = usize::from(view.frag_offset()) * 8;
-        let data = view.payload();
-        let more = view.flags() & FLAG_MF != 0;
-        if offset + data.len() > 0xffff - view.header_len() || (more && data.len() % 8 != 0) {
-            cx.drop_packet(pkt, "malformed fragment");
-            return None;
-        }
-        if self.reassembly_bytes + data.len() > self.config.reassembly_limit {
-            cx.drop_packet(pkt, "reassembly memory full");
-            return None;
-        }
-        let is_new = !self.reassembly.contains_key(&key);
-        let entry = self.reassembly.entry(key).or_insert_with(|| Reassembly {
-            iface,
-            ..Reassembly::default()
-        });
-        if entry.pieces.contains_key(&offset) {
-            cx.drop_packet(pkt, "duplicate fragment");
-            return None;
-        }
-        entry.pieces.insert(offset, data.to_vec());
-        entry.bytes += data.len();
-        self.reassembly_bytes += data.len();
-        if offset == 0 {
-            entry.first_header = Some(view.to_owned());
-            let quote = pkt.len().min(view.header_len() + 8);
-            entry.first_quote = pkt.data()[..quote].to_vec();
-        }
-        if !more {
-            entry.total = Some(offset + data.len());
-        }
-        drop(pkt);
-        if is_new {
-            cx.start_timer(
-                Ipv4Timer::ReassemblyTimeout(key.0, key.1, key.2, key.3),
-                self.config.reassembly_timeout,
-            );
-        }
-        // Complete when the first and last fragments are in and the pieces leave no gap.
-        let (Some(header), Some(total)) = (entry.first_header, entry.total) else {
-            return None;
+        let timer = |key: FragmentKey| {
+            Ipv4Timer::ReassemblyTimeout(
+                u32::from_be_bytes(key.src),
+                u32::from_be_bytes(key.dst),
+                key.protocol,
+                key.ident,
+            )
         };
-        let mut covered = 0;
-        for (start, piece) in &entry.pieces {
-            if *start > covered {
-                return None;
+        match self.reassembly.insert(cx.now(), pkt.data(), iface) {
+            Insert::Pending {
+                key,
+                started,
+                deadline,
+            } => {
+                drop(pkt);
+                if started {
+                    cx.start_timer_at(timer(key), deadline);
+                }
+                None
             }
-            covered = covered.max(start + piece.len());
-        }
-        if covered < total {
-            return None;
-        }
-        let entry = self.reassembly.remove(&key)?;
-        self.reassembly_bytes -= entry.bytes;
-        cx.cancel_timer(&Ipv4Timer::ReassemblyTimeout(key.0, key.1, key.2, key.3));
-        let mut whole = cx.alloc();
-        let mut at = 0;
-        for (start, piece) in &entry.pieces {
-            if start + piece.len() > at {
-                whole.put_slice(&piece[at - start..]);
-                at = start + piece.len();
+            Insert::Complete(key, whole) => {
+                drop(pkt);
+                cx.cancel_timer(&timer(key));
+                let mut out = cx.alloc();
+                out.put_slice(&whole.payload);
+                if let Err(e) = whole.header.push_onto(&mut out) {
+                    cx.drop_packet(out, e.reason());
+                    return None;
+                }
+                cx.count("datagrams reassembled");
+                Some(out)
+            }
+            Insert::Dropped(reason) => {
+                cx.drop_packet(pkt, reason);
+                None
             }
         }
-        whole.truncate(total);
-        let header = Ipv4Header {
-            flags: header.flags & !FLAG_MF,
-            frag_offset: 0,
-            ..header
-        };
-        if let Err(e) = header.push_onto(&mut whole) {
-            cx.drop_packet(whole, e.reason());
-            return None;
-        }
-        cx.count("datagrams reassembled");
-        Some(whole)
     }
 }
 
@@ -635,10 +584,15 @@ impl Ipv4 {
         protocol: u8,
         ident: u16,
     ) {
-        let Some(entry) = self.reassembly.remove(&(src, dst, protocol, ident)) else {
+        let key = FragmentKey {
+            src: src.to_be_bytes(),
+            dst: dst.to_be_bytes(),
+            protocol,
+            ident,
+        };
+        let Some(entry) = self.reassembly.discard(&key) else {
             return;
         };
-        self.reassembly_bytes -= entry.bytes;
         cx.count("reassembly timeouts");
         if let Some(header) = entry.first_header {
             // RFC 792: time exceeded, fragment reassembly, if the first fragment arrived.
@@ -649,7 +603,7 @@ impl Ipv4 {
                 TIME_EXCEEDED,
                 CODE_REASSEMBLY_EXCEEDED,
                 [0; 4],
-                entry.iface,
+                entry.tag,
             );
         }
     }

@@ -1,8 +1,8 @@
 //! The VIPE protocol collection. Protocols depend on `vipe-rt` only (the narrow waist),
 //! so each one runs unchanged on every platform.
 //!
-//! - [`wire`]: header formats (Ethernet II and 802.1Q, ARP, IPv4, ICMP, UDP, TCP), each a
-//!   `#[derive(Header)]` struct.
+//! - [`wire`]: header formats (Ethernet II and 802.1Q, ARP, IPv4, IPv6 with its extension
+//!   headers, ICMP, UDP, TCP and its SACK option, RIPv2), each a `#[derive(Header)]` struct.
 //! - [`ethernet`], [`arp`], [`ipv4`], [`icmp`], [`udp`], [`tcp`]: the protocols.
 //! - [`apps`]: a pinger, a UDP echo server, a UDP client.
 //! - [`stack`]: wiring a host's or a router's stack into a node.

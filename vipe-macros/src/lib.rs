@@ -62,11 +62,9 @@ pub fn on_stop(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Derives a zero-copy parser and serializer for a protocol header written as a plain
-/// struct in wire order: a zerocopy layout struct `<Name>Layout`, a view `<Name>View<B>`
-/// over `&[u8]` or `&mut [u8]` with getters, setters and checked setters, validating
-/// `parse`, Internet checksum verify/fill with RFC 1624 incremental updates, and
-/// `vipe_rt::Header` (emit, which fills length and checksum fields). See the field
-/// attributes in the crate's `header` module documentation.
+/// struct in wire order. Use it as `vipe_rt::Header`, whose documentation lists every
+/// attribute (bit fields, expected values and ranges, checksums over the header, the
+/// payload or a pseudo-header, length fields, options, repeated entries) with examples.
 #[proc_macro_derive(Header, attributes(header))]
 pub fn derive_header(input: TokenStream) -> TokenStream {
     header::derive(input.into()).into()

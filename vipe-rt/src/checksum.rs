@@ -81,6 +81,62 @@ pub fn pseudo_header_v4(src: [u8; 4], dst: [u8; 4], protocol: u8, length: u16) -
     sum + u64::from(protocol) + u64::from(length)
 }
 
+/// The sum of the IPv6 pseudo-header for UDP, TCP and ICMPv6 (RFC 8200 §8.1): source
+/// and destination addresses, the upper-layer packet length as 32 bits, and the
+/// upper-layer protocol (the last next-header value, after any extension headers).
+#[inline]
+pub fn pseudo_header_v6(src: [u8; 16], dst: [u8; 16], next_header: u8, length: u32) -> u64 {
+    let sum = add(add(0, &src), &dst);
+    sum + u64::from(length >> 16) + u64::from(length & 0xffff) + u64::from(next_header)
+}
+
+/// The pseudo-header an upper-layer checksum covers, for either IP version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PseudoHeader {
+    /// IPv4 (RFC 768, RFC 9293): addresses and the protocol number.
+    V4 {
+        /// Source address.
+        src: [u8; 4],
+        /// Destination address.
+        dst: [u8; 4],
+        /// IP protocol number (6 TCP, 17 UDP).
+        protocol: u8,
+    },
+    /// IPv6 (RFC 8200 §8.1): addresses and the upper-layer protocol.
+    V6 {
+        /// Source address.
+        src: [u8; 16],
+        /// Final destination address (the last one of a routing header).
+        dst: [u8; 16],
+        /// Upper-layer protocol (6 TCP, 17 UDP, 58 ICMPv6).
+        next_header: u8,
+    },
+}
+
+impl PseudoHeader {
+    /// The pseudo-header's sum for an upper-layer packet of `length` bytes, to add to
+    /// the sum of the packet itself.
+    #[inline]
+    pub fn sum(&self, length: usize) -> u64 {
+        match *self {
+            PseudoHeader::V4 { src, dst, protocol } => {
+                pseudo_header_v4(src, dst, protocol, length as u16)
+            }
+            PseudoHeader::V6 {
+                src,
+                dst,
+                next_header,
+            } => pseudo_header_v6(src, dst, next_header, length as u32),
+        }
+    }
+
+    /// Whether this is an IPv6 pseudo-header.
+    #[inline]
+    pub fn is_v6(&self) -> bool {
+        matches!(self, PseudoHeader::V6 { .. })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,13 @@
 //! What `#[derive(Header)]` builds on: the typed parse error, the inline options buffer,
-//! and the trait every derived header implements.
+//! the bounded list of repeated entries, and the trait every derived header implements.
 
 use core::fmt;
+
+use smallvec::SmallVec;
+
+/// The byte-slice traits a header view is generic over (`&[u8]`, `&mut [u8]`), for
+/// writing impls on a derived `...View<B>`.
+pub use zerocopy::{SplitByteSlice, SplitByteSliceMut};
 
 /// Why a header did not parse (or could not be written). Small and `Copy`, so a handler
 /// can count it as a drop reason and move on.
@@ -62,6 +68,20 @@ pub enum HeaderErrorKind {
         /// Option bytes given.
         len: usize,
     },
+    /// More repeated entries than the header's `Entries<_, N>` holds.
+    TooManyEntries {
+        /// Entries found (or given, on emit).
+        count: usize,
+        /// Most allowed.
+        max: usize,
+    },
+    /// The bytes for repeated entries are not a whole number of entries.
+    RaggedEntries {
+        /// Bytes the entries take.
+        len: usize,
+        /// Length of one entry.
+        entry_len: usize,
+    },
 }
 
 impl HeaderError {
@@ -74,6 +94,8 @@ impl HeaderError {
             HeaderErrorKind::BadLength { .. } => "inconsistent header length field",
             HeaderErrorKind::TooWide { .. } => "value too wide for header field",
             HeaderErrorKind::BadOptions { .. } => "bad header options",
+            HeaderErrorKind::TooManyEntries { .. } => "too many header entries",
+            HeaderErrorKind::RaggedEntries { .. } => "header entries not a whole number",
         }
     }
 }
@@ -107,6 +129,15 @@ impl fmt::Display for HeaderError {
                 write!(f, ": {value} does not fit in {bits} bits")
             }
             HeaderErrorKind::BadOptions { len } => write!(f, ": {len} option bytes do not fit"),
+            HeaderErrorKind::TooManyEntries { count, max } => {
+                write!(f, ": {count} entries, at most {max} allowed")
+            }
+            HeaderErrorKind::RaggedEntries { len, entry_len } => {
+                write!(
+                    f,
+                    ": {len} bytes are not a whole number of {entry_len}-byte entries"
+                )
+            }
         }
     }
 }
@@ -177,17 +208,128 @@ impl fmt::Debug for Options {
     }
 }
 
+/// Repeated entries of a header: a list of fixed-length sub-headers after the fixed
+/// part, such as RIP's route entries or TCP's SACK blocks. At most `N` (checked by parse
+/// and by emit); up to `N` are kept inline, without allocation.
+///
+/// Declared on the last field with `#[header(entries)]`; see the derive's documentation
+/// ([`macro@crate::Header`]) for how their number is found.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Entries<T: Header, const N: usize> {
+    items: SmallVec<[T; N]>,
+}
+
+impl<T: Header, const N: usize> Entries<T, N> {
+    /// Most entries this list may hold.
+    pub const MAX: usize = N;
+
+    /// No entries.
+    pub fn new() -> Self {
+        Entries {
+            items: SmallVec::new(),
+        }
+    }
+
+    /// A list holding `items`; `None` if there are more than `N`.
+    pub fn from_iter_bounded(items: impl IntoIterator<Item = T>) -> Option<Self> {
+        let mut list = Self::new();
+        for item in items {
+            list.push(item).ok()?;
+        }
+        Some(list)
+    }
+
+    /// Appends an entry, or gives it back if the list is full.
+    pub fn push(&mut self, item: T) -> Result<(), T> {
+        if self.items.len() >= N {
+            return Err(item);
+        }
+        self.items.push(item);
+        Ok(())
+    }
+
+    /// Removes every entry.
+    pub fn clear(&mut self) {
+        self.items.clear();
+    }
+
+    /// The entries.
+    pub fn as_slice(&self) -> &[T] {
+        &self.items
+    }
+
+    /// The entries, writable in place.
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        &mut self.items
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Bytes the entries take on the wire.
+    pub fn wire_len(&self) -> usize {
+        self.items.len() * T::LEN
+    }
+
+    /// Iterates over the entries.
+    pub fn iter(&self) -> core::slice::Iter<'_, T> {
+        self.items.iter()
+    }
+}
+
+impl<T: Header, const N: usize> Default for Entries<T, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Header + fmt::Debug, const N: usize> fmt::Debug for Entries<T, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.items.iter()).finish()
+    }
+}
+
+impl<'a, T: Header, const N: usize> IntoIterator for &'a Entries<T, N> {
+    type Item = &'a T;
+    type IntoIter = core::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
+impl<T: Header, const N: usize> core::ops::Deref for Entries<T, N> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.items
+    }
+}
+
 /// Implemented by `#[derive(Header)]` for every header type.
 pub trait Header: Sized {
     /// The header's name, as errors show it.
     const NAME: &'static str;
     /// Length of the fixed part in bytes.
     const LEN: usize;
-    /// Length of this header as it would be written (fixed part plus options).
+    /// Whether every instance is exactly [`Self::LEN`] bytes long (no options, no
+    /// entries), as a repeated entry must be.
+    const FIXED_LEN: bool = true;
+    /// Length of this header as it would be written (fixed part plus options or entries).
     fn header_len(&self) -> usize;
     /// Writes the header into the front of `packet` (the header followed by its payload),
     /// filling length and checksum fields. Returns the header length.
     fn emit(&self, packet: &mut [u8]) -> Result<usize, HeaderError>;
+    /// Writes the header into the front of `packet` exactly as it is held: length fields
+    /// and the checksum are written as they are, not computed (to re-emit a received
+    /// header byte for byte, with its checksum as received, right or wrong). Values too
+    /// wide for their fields and over-long options or entries are still errors.
+    fn emit_verbatim(&self, packet: &mut [u8]) -> Result<usize, HeaderError>;
     /// Parses and validates the header at the front of `packet`, returning the owned
     /// representation.
     fn parse_owned(packet: &[u8]) -> Result<Self, HeaderError>;

@@ -59,7 +59,7 @@ pub mod time;
 pub mod timer;
 
 pub use cx::Cx;
-pub use header::{Header, HeaderError, HeaderErrorKind, Options};
+pub use header::{Entries, Header, HeaderError, HeaderErrorKind, Options};
 pub use lock::{Lock, LockGuard};
 pub use node::{
     DeviceId, DeviceKind, Fault, Handle, InstanceId, InstanceState, Node, NodeConfig, NodeId,
@@ -72,7 +72,11 @@ pub use protocol::{
 };
 pub use rng::NodeRng;
 pub use time::{Duration, Instant};
-pub use vipe_macros::{Header, on_packet, on_start, on_stop, on_timer, protocol};
+pub use vipe_macros::{on_packet, on_start, on_stop, on_timer, protocol};
+
+#[doc(inline)]
+#[doc = include_str!("header_derive.md")]
+pub use vipe_macros::Header;
 
 /// Logging and tracing, re-exported so protocols need no direct dependency.
 pub use tracing;

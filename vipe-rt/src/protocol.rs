@@ -198,15 +198,7 @@ impl ProtocolDescriptor {
 /// Items the generated code uses; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    use super::{PortKey, TimerArg};
-
-    /// Routes a port key type through `PortKey`, so a bad key type is reported once.
-    pub trait KeyType {
-        type Type: PortKey;
-    }
-    impl<K: PortKey> KeyType for K {
-        type Type = K;
-    }
+    use super::TimerArg;
 
     /// Every use of a timer argument in generated code goes through here.
     #[inline]
@@ -234,14 +226,5 @@ pub mod __private {
         for (i, b) in bytes.iter_mut().enumerate() {
             *b = (acc >> (8 * (n - 1 - i))) as u8;
         }
-    }
-
-    #[inline]
-    pub fn key_to_raw<K: PortKey>(key: K) -> u64 {
-        key.to_raw()
-    }
-    #[inline]
-    pub fn key_from_raw<K: PortKey>(raw: u64) -> Option<K> {
-        K::from_raw(raw)
     }
 }

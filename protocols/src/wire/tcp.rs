@@ -1,8 +1,10 @@
-//! The TCP header (RFC 9293). Like UDP's, its checksum covers a pseudo-header, so the
-//! TCP protocol computes it with `vipe_rt::checksum`.
+//! The TCP header (RFC 9293). Like UDP's, its checksum covers a pseudo-header
+//! (`checksum = "pseudo"`): the view verifies and fills it given that pseudo-header
+//! ([`vipe_rt::checksum::PseudoHeader`], IPv4 or IPv6); `emit` leaves it as given.
+//! Also the SACK option (RFC 2018) as a header with repeated blocks.
 
-use vipe_rt::Options;
 use vipe_rt::prelude::*;
+use vipe_rt::{Entries, Options};
 
 /// FIN flag.
 pub const FIN: u8 = 0x01;
@@ -39,10 +41,37 @@ pub struct TcpHeader {
     /// Receive window.
     pub window: u16,
     /// Checksum over pseudo-header, header and payload.
+    #[header(checksum = "pseudo")]
     pub checksum: u16,
     /// Urgent pointer.
     pub urgent: u16,
     /// Options (MSS, SACK, timestamps, window scale, ...).
     #[header(options)]
     pub options: Options,
+}
+
+/// Option kind of SACK.
+pub const OPTION_SACK: u8 = 5;
+
+/// One SACK block: a received range of sequence numbers, `[left, right)`.
+#[derive(Header, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SackBlock {
+    /// First sequence number of the block.
+    pub left: u32,
+    /// Sequence number just past the block.
+    pub right: u32,
+}
+
+/// The SACK option (RFC 2018 §3): kind 5, a length of 2 + 8n, and n ≤ 4 blocks.
+#[derive(Header, Clone, Debug, PartialEq, Eq)]
+pub struct SackOption {
+    /// Always 5.
+    #[header(expect = 5)]
+    pub kind: u8,
+    /// 2 + 8 × the number of blocks.
+    #[header(min = 10, max = 34, header_len = "value", fill = "header_len")]
+    pub len: u8,
+    /// The blocks.
+    #[header(entries)]
+    pub blocks: Entries<SackBlock, 4>,
 }

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::model::{Field, FieldKind, Model, UnitKind};
+use super::model::{Coverage, Field, FieldKind, Model, UnitKind};
 
 pub fn expand(model: &Model) -> TokenStream {
     let layout = layout_struct(model);
@@ -173,6 +173,39 @@ fn view_type(model: &Model) -> TokenStream {
                 .push(quote!(#f: #krate::Options::from_slice(self.options()).unwrap_or_default()));
             continue;
         }
+        if field.kind == FieldKind::Entries {
+            let elem = &model.entries.as_ref().expect("entries field").elem;
+            let bytes_f = format_ident!("{}_bytes", f);
+            let count_f = format_ident!("{}_count", f);
+            let doc = format!(
+                "The `{fname}` entries, each parsed (and validated by `parse`) from its bytes."
+            );
+            let doc_bytes = format!("The bytes of the `{fname}` entries.");
+            let doc_count = format!("Number of `{fname}` entries.");
+            getters.push(quote! {
+                #[doc = #doc]
+                pub fn #f(&self) -> impl ::core::iter::Iterator<Item = #elem> + '_ {
+                    self.rest[..self.options_len]
+                        .chunks_exact(<#elem as #krate::Header>::LEN)
+                        .filter_map(|chunk| <#elem as #krate::Header>::parse_owned(chunk).ok())
+                }
+
+                #[doc = #doc_bytes]
+                #[inline]
+                pub fn #bytes_f(&self) -> &[u8] {
+                    &self.rest[..self.options_len]
+                }
+
+                #[doc = #doc_count]
+                #[inline]
+                pub fn #count_f(&self) -> usize {
+                    self.options_len / <#elem as #krate::Header>::LEN
+                }
+            });
+            let ty = &field.ty;
+            owned_fields.push(quote!(#f: <#ty>::from_iter_bounded(self.#f()).unwrap_or_default()));
+            continue;
+        }
         let ty = &field.ty;
         let (get, set) = accessors(model, &starts, field);
         let doc_get = format!(
@@ -285,7 +318,7 @@ fn view_type(model: &Model) -> TokenStream {
                 quote!(BadLength { declared: header_len, min: #len, max: available }),
             );
             let bad_options = err(model, &fname, quote!(BadOptions { len: header_len - #len }));
-            quote! {
+            let calc = quote! {
                 let header_len: usize = {
                     #[allow(unused_variables)]
                     let value = view.#f() as usize;
@@ -294,13 +327,84 @@ fn view_type(model: &Model) -> TokenStream {
                 if header_len < #len || header_len > available {
                     return ::core::result::Result::Err(#bad);
                 }
-                if header_len - #len > #krate::header::MAX_OPTIONS {
-                    return ::core::result::Result::Err(#bad_options);
-                }
+            };
+            match model.options {
+                Some(_) => quote! {
+                    #calc
+                    if header_len - #len > #krate::header::MAX_OPTIONS {
+                        return ::core::result::Result::Err(#bad_options);
+                    }
+                },
+                None => calc,
             }
         }
-        None => quote!(let header_len: usize = #len;),
+        None => match (&model.entries, &model.entry_count) {
+            (Some(entries), Some((index, expr))) => {
+                let f = &model.fields[*index].ident;
+                let fname = f.to_string();
+                let elem = &entries.elem;
+                let entries_ty = &model.fields[entries.index].ty;
+                let too_many = err(
+                    model,
+                    &fname,
+                    quote!(TooManyEntries { count, max: <#entries_ty>::MAX }),
+                );
+                let bad = err(
+                    model,
+                    &fname,
+                    quote!(BadLength { declared: header_len, min: #len, max: available }),
+                );
+                quote! {
+                    let count: usize = {
+                        #[allow(unused_variables)]
+                        let value = view.#f() as usize;
+                        #expr
+                    };
+                    if count > <#entries_ty>::MAX {
+                        return ::core::result::Result::Err(#too_many);
+                    }
+                    let header_len: usize = #len + count * <#elem as #krate::Header>::LEN;
+                    if header_len > available {
+                        return ::core::result::Result::Err(#bad);
+                    }
+                }
+            }
+            _ => quote!(let header_len: usize = #len;),
+        },
     };
+    // Entries without a count or header length run to the end of the packet (or of
+    // `total_len`): the header takes all of it.
+    let rest_entries =
+        model.entries.is_some() && model.entry_count.is_none() && model.header_len.is_none();
+    let entries_check = model.entries.as_ref().map(|entries| {
+        let elem = &entries.elem;
+        let entries_ty = &model.fields[entries.index].ty;
+        let fname = model.fields[entries.index].ident.to_string();
+        let ragged = err(
+            model,
+            &fname,
+            quote!(RaggedEntries { len: entries_len, entry_len: <#elem as #krate::Header>::LEN }),
+        );
+        let too_many = err(
+            model,
+            &fname,
+            quote!(TooManyEntries { count: entries_len / <#elem as #krate::Header>::LEN, max: <#entries_ty>::MAX }),
+        );
+        let take_rest = rest_entries.then(|| quote!(let header_len = total_len;));
+        quote! {
+            #take_rest
+            let entries_len = header_len - #len;
+            if entries_len % <#elem as #krate::Header>::LEN != 0 {
+                return ::core::result::Result::Err(#ragged);
+            }
+            if entries_len / <#elem as #krate::Header>::LEN > <#entries_ty>::MAX {
+                return ::core::result::Result::Err(#too_many);
+            }
+            for chunk in view.rest[..entries_len].chunks_exact(<#elem as #krate::Header>::LEN) {
+                <#elem as #krate::Header>::parse_owned(chunk)?;
+            }
+        }
+    });
     let total_len_calc = match &model.total_len {
         Some((index, expr)) => {
             let f = &model.fields[*index].ident;
@@ -328,9 +432,43 @@ fn view_type(model: &Model) -> TokenStream {
         None => quote!(let total_len: usize = available;),
     };
 
-    let checksum_methods = model.checksum.map(|(index, all)| {
+    let checksum_methods = model.checksum.map(|(index, coverage)| {
         let cs = &model.fields[index].ident;
         let set_cs = format_ident!("set_{}", cs);
+        if coverage == Coverage::Pseudo {
+            let doc_verify = "Whether the Internet checksum over the pseudo-header (given by the \
+                 IP layer: addresses, protocol, this header's and payload's length), the header and \
+                 the payload verifies.";
+            let doc_fill = format!(
+                "Computes the Internet checksum over the pseudo-header, the header and the payload \
+                 into `{cs}` (a result of 0 is written as 0xffff, its equivalent)."
+            );
+            return (
+                quote! {
+                    #[doc = #doc_verify]
+                    #[inline]
+                    pub fn verify_checksum_with(&self, pseudo: &#krate::checksum::PseudoHeader) -> bool {
+                        let sum = pseudo.sum(self.header_and_payload_len());
+                        let sum = #krate::checksum::add(sum, #zc::IntoBytes::as_bytes(&*self.header));
+                        let sum = #krate::checksum::add(sum, &self.rest[..self.options_len + self.payload_len]);
+                        #krate::checksum::fold(sum) == 0xffff
+                    }
+                },
+                quote! {
+                    #[doc = #doc_fill]
+                    #[inline]
+                    pub fn fill_checksum_with(&mut self, pseudo: &#krate::checksum::PseudoHeader) {
+                        self.#set_cs(0);
+                        let sum = pseudo.sum(self.header_and_payload_len());
+                        let sum = #krate::checksum::add(sum, #zc::IntoBytes::as_bytes(&*self.header));
+                        let sum = #krate::checksum::add(sum, &self.rest[..self.options_len + self.payload_len]);
+                        let value = !#krate::checksum::fold(sum);
+                        self.#set_cs(if value == 0 { 0xffff } else { value });
+                    }
+                },
+            );
+        }
+        let all = coverage == Coverage::All;
         let covered = if all {
             quote!(&self.rest[..self.options_len + self.payload_len])
         } else {
@@ -391,6 +529,8 @@ fn view_type(model: &Model) -> TokenStream {
             payload_len: usize,
         }
 
+        // A field named `len` gets a `len()` getter, which is no collection's length.
+        #[allow(clippy::len_without_is_empty)]
         impl<B: #zc::SplitByteSlice> #view<B> {
             /// Parses the header at the front of `packet` and validates it: length,
             /// expected values and ranges, length fields against the header and the buffer.
@@ -405,6 +545,7 @@ fn view_type(model: &Model) -> TokenStream {
                 view.check_fields()?;
                 #header_len_calc
                 #total_len_calc
+                #entries_check
                 view.options_len = header_len - #len;
                 view.payload_len = total_len - header_len;
                 ::core::result::Result::Ok(view)
@@ -418,10 +559,16 @@ fn view_type(model: &Model) -> TokenStream {
 
             #(#getters)*
 
-            /// Length of the header including options.
+            /// Length of the header including options or entries.
             #[inline]
             pub fn header_len(&self) -> usize {
                 #len + self.options_len
+            }
+
+            /// Length of header and payload (the payload as far as the length fields say).
+            #[inline]
+            pub fn header_and_payload_len(&self) -> usize {
+                #len + self.options_len + self.payload_len
             }
 
             /// The option bytes (empty if the header has none).
@@ -473,6 +620,60 @@ fn view_type(model: &Model) -> TokenStream {
     }
 }
 
+/// The field writes of `emit` (`verbatim`: every field as held, nothing computed).
+fn field_writes(model: &Model, verbatim: bool) -> Vec<TokenStream> {
+    let krate = &model.krate;
+    let name = model.ident.to_string();
+    let mut writes = Vec::new();
+    for field in &model.fields {
+        let f = &field.ident;
+        let fname = f.to_string();
+        match field.kind {
+            FieldKind::Options => {
+                writes.push(quote!(view.options_mut().copy_from_slice(self.#f.as_slice());));
+            }
+            FieldKind::Entries => {
+                let elem = &model.entries.as_ref().expect("entries field").elem;
+                let emit = if verbatim {
+                    quote!(emit_verbatim)
+                } else {
+                    quote!(emit)
+                };
+                writes.push(quote! {
+                    for (entry, out) in self.#f.iter().zip(
+                        view.options_mut().chunks_exact_mut(<#elem as #krate::Header>::LEN),
+                    ) {
+                        <#elem as #krate::Header>::#emit(entry, out)?;
+                    }
+                });
+            }
+            FieldKind::Int { bytes } => {
+                let set_f = format_ident!("set_{}", f);
+                let try_set_f = format_ident!("try_set_{}", f);
+                let ty = &field.ty;
+                match &field.fill {
+                    Some(expr) if !verbatim => writes.push(quote! {
+                        let computed: usize = { #expr };
+                        let value = #ty::try_from(computed).map_err(|_| #krate::HeaderError {
+                            header: #name,
+                            field: #fname,
+                            kind: #krate::HeaderErrorKind::TooWide { bits: (#bytes * 8) as u8, value: computed as u64 },
+                        })?;
+                        view.#try_set_f(value)?;
+                    }),
+                    Some(_) => writes.push(quote!(view.#try_set_f(self.#f)?;)),
+                    None => writes.push(quote!(view.#set_f(self.#f);)),
+                }
+            }
+            FieldKind::Array { .. } => {
+                let set_f = format_ident!("set_{}", f);
+                writes.push(quote!(view.#set_f(self.#f);));
+            }
+        }
+    }
+    writes
+}
+
 fn owned_impl(model: &Model) -> TokenStream {
     let krate = &model.krate;
     let zc = quote!(#krate::__private::zerocopy);
@@ -483,59 +684,42 @@ fn owned_impl(model: &Model) -> TokenStream {
     let unit = model.options_unit;
 
     let mut width_checks = Vec::new();
-    let mut writes = Vec::new();
     for field in &model.fields {
         let f = &field.ident;
         let fname = f.to_string();
-        match field.kind {
-            FieldKind::Options => {
-                writes.push(quote!(view.options_mut().copy_from_slice(self.#f.as_slice());));
-            }
-            FieldKind::Int { bytes } => {
-                let set_f = format_ident!("set_{}", f);
-                let try_set_f = format_ident!("try_set_{}", f);
-                let ty = &field.ty;
-                match &field.fill {
-                    Some(expr) => writes.push(quote! {
-                        let computed: usize = { #expr };
-                        let value = #ty::try_from(computed).map_err(|_| #krate::HeaderError {
-                            header: #name,
-                            field: #fname,
-                            kind: #krate::HeaderErrorKind::TooWide { bits: (#bytes * 8) as u8, value: computed as u64 },
-                        })?;
-                        view.#try_set_f(value)?;
-                    }),
-                    None => {
-                        if field.bits < bytes * 8 {
-                            let field_bits = field.bits as u8;
-                            width_checks.push(quote! {
-                                if (self.#f as u64) >> #field_bits != 0 {
-                                    return ::core::result::Result::Err(#krate::HeaderError {
-                                        header: #name,
-                                        field: #fname,
-                                        kind: #krate::HeaderErrorKind::TooWide { bits: #field_bits, value: self.#f as u64 },
-                                    });
-                                }
-                            });
-                        }
-                        writes.push(quote!(view.#set_f(self.#f);));
-                    }
+        if let FieldKind::Int { bytes } = field.kind
+            && field.fill.is_none()
+            && field.bits < bytes * 8
+        {
+            let field_bits = field.bits as u8;
+            width_checks.push(quote! {
+                if (self.#f as u64) >> #field_bits != 0 {
+                    return ::core::result::Result::Err(#krate::HeaderError {
+                        header: #name,
+                        field: #fname,
+                        kind: #krate::HeaderErrorKind::TooWide { bits: #field_bits, value: self.#f as u64 },
+                    });
                 }
-            }
-            FieldKind::Array { .. } => {
-                let set_f = format_ident!("set_{}", f);
-                writes.push(quote!(view.#set_f(self.#f);));
-            }
+            });
         }
     }
-    let options_len = match model.options {
-        Some(index) => {
-            let f = &model.fields[index].ident;
+    let writes = field_writes(model, false);
+    let verbatim_writes = field_writes(model, true);
+    let variable_len = match (&model.options, &model.entries) {
+        (Some(index), _) => {
+            let f = &model.fields[*index].ident;
             quote!(self.#f.len())
         }
-        None => quote!(0usize),
+        (None, Some(entries)) => {
+            let f = &model.fields[entries.index].ident;
+            quote!(self.#f.wire_len())
+        }
+        (None, None) => quote!(0usize),
     };
-    let fill_checksum = model.checksum.map(|_| quote!(view.fill_checksum();));
+    let fill_checksum = model
+        .checksum
+        .filter(|(_, coverage)| *coverage != Coverage::Pseudo)
+        .map(|_| quote!(view.fill_checksum();));
     let next = model.next.map(|index| {
         let f = &model.fields[index].ident;
         quote! {
@@ -549,40 +733,46 @@ fn owned_impl(model: &Model) -> TokenStream {
     let options_check = model.options.map(|_| {
         let unit_check = (unit > 1).then(|| quote!(|| options_len % #unit != 0));
         quote! {
-            let options_len = #options_len;
+            let options_len = #variable_len;
             if options_len > #krate::header::MAX_OPTIONS #unit_check {
                 return ::core::result::Result::Err(#bad_options);
             }
         }
     });
-    quote! {
-        impl #ident {
-            /// Writes the header in front of `packet`'s data (using its headroom), filling
-            /// length and checksum fields. On error the packet is unchanged.
-            pub fn push_onto(&self, packet: &mut #krate::Packet) -> ::core::result::Result<usize, #krate::HeaderError> {
-                self.check_emit()?;
-                let header_len = #krate::Header::header_len(self);
-                packet.push(header_len);
-                #krate::Header::emit(self, packet.data_mut())
+    let entries_check = model.entries.as_ref().map(|entries| {
+        let f = &model.fields[entries.index].ident;
+        let fname = f.to_string();
+        let entries_ty = &model.fields[entries.index].ty;
+        let elem = &entries.elem;
+        let elem_name = crate::util::type_text(elem);
+        let message = format!(
+            "a repeated entry must be a header of fixed, non-zero length (no options, no entries), and `{elem_name}` is not"
+        );
+        let fixed_check = quote::quote_spanned! {syn::spanned::Spanned::span(elem)=>
+            const _: () = ::core::assert!(
+                <#elem as #krate::Header>::FIXED_LEN && <#elem as #krate::Header>::LEN > 0,
+                #message
+            );
+        };
+        quote! {
+            if self.#f.len() > <#entries_ty>::MAX {
+                return ::core::result::Result::Err(#krate::HeaderError {
+                    header: #name,
+                    field: #fname,
+                    kind: #krate::HeaderErrorKind::TooManyEntries { count: self.#f.len(), max: <#entries_ty>::MAX },
+                });
             }
-
-            fn check_emit(&self) -> ::core::result::Result<(), #krate::HeaderError> {
-                #options_check
-                #(#width_checks)*
-                ::core::result::Result::Ok(())
-            }
+            #fixed_check
         }
-
-        impl #krate::Header for #ident {
-            const NAME: &'static str = #name;
-            const LEN: usize = #len;
-
-            #[inline]
-            fn header_len(&self) -> usize {
-                #len + #options_len
-            }
-
-            fn emit(&self, packet: &mut [u8]) -> ::core::result::Result<usize, #krate::HeaderError> {
+    });
+    let entry_count = model.entries.as_ref().map(|entries| {
+        let f = &model.fields[entries.index].ident;
+        quote!(#[allow(unused_variables)] let entry_count: usize = self.#f.len();)
+    });
+    let fixed = model.options.is_none() && model.entries.is_none();
+    let emit_fn = |fn_name: TokenStream, writes: &[TokenStream], fill: Option<&TokenStream>| {
+        quote! {
+            fn #fn_name(&self, packet: &mut [u8]) -> ::core::result::Result<usize, #krate::HeaderError> {
                 self.check_emit()?;
                 let header_len = #krate::Header::header_len(self);
                 let available = packet.len();
@@ -595,6 +785,7 @@ fn owned_impl(model: &Model) -> TokenStream {
                 }
                 #[allow(unused_variables)]
                 let payload_len = available - header_len;
+                #entry_count
                 let (header, rest) = match #zc::Ref::<&mut [u8], #layout>::from_prefix(packet) {
                     ::core::result::Result::Ok(split) => split,
                     ::core::result::Result::Err(_) => {
@@ -607,9 +798,54 @@ fn owned_impl(model: &Model) -> TokenStream {
                 };
                 let mut view = #view { header, rest, options_len: header_len - #len, payload_len };
                 #(#writes)*
-                #fill_checksum
+                #fill
                 ::core::result::Result::Ok(header_len)
             }
+        }
+    };
+    let emit = emit_fn(quote!(emit), &writes, fill_checksum.as_ref());
+    let emit_verbatim = emit_fn(quote!(emit_verbatim), &verbatim_writes, None);
+    quote! {
+        impl #ident {
+            /// Writes the header in front of `packet`'s data (using its headroom), filling
+            /// length and checksum fields. On error the packet is unchanged.
+            pub fn push_onto(&self, packet: &mut #krate::Packet) -> ::core::result::Result<usize, #krate::HeaderError> {
+                self.check_emit()?;
+                let header_len = #krate::Header::header_len(self);
+                packet.push(header_len);
+                #krate::Header::emit(self, packet.data_mut())
+            }
+
+            /// Writes the header in front of `packet`'s data exactly as it is held (length
+            /// and checksum fields as they are, not computed). On error the packet is
+            /// unchanged.
+            pub fn push_verbatim_onto(&self, packet: &mut #krate::Packet) -> ::core::result::Result<usize, #krate::HeaderError> {
+                self.check_emit()?;
+                let header_len = #krate::Header::header_len(self);
+                packet.push(header_len);
+                #krate::Header::emit_verbatim(self, packet.data_mut())
+            }
+
+            fn check_emit(&self) -> ::core::result::Result<(), #krate::HeaderError> {
+                #options_check
+                #entries_check
+                #(#width_checks)*
+                ::core::result::Result::Ok(())
+            }
+        }
+
+        impl #krate::Header for #ident {
+            const NAME: &'static str = #name;
+            const LEN: usize = #len;
+            const FIXED_LEN: bool = #fixed;
+
+            #[inline]
+            fn header_len(&self) -> usize {
+                #len + #variable_len
+            }
+
+            #emit
+            #emit_verbatim
 
             fn parse_owned(packet: &[u8]) -> ::core::result::Result<Self, #krate::HeaderError> {
                 #view::parse(packet).map(|view| view.to_owned())

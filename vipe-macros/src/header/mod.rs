@@ -2,12 +2,9 @@
 //! serializer built on zerocopy.
 //!
 //! Fields are unsigned integers (big-endian on the wire), byte arrays, or — last — the
-//! variable-length options. `#[header(bits = N)]` packs narrower fields MSB-first, in
-//! network order; a group of bit fields must end on a byte boundary. Other field
-//! attributes: `expect`, `min`, `max` (validated by parse), `checksum` (the Internet
-//! checksum over the header, or `checksum = "all"` over header and payload),
-//! `header_len = "expr of value"`, `total_len = "expr of value"`, `fill = "expr of
-//! header_len and payload_len"` (computed on emit), `options`, `next` (demultiplexing).
+//! variable-length options or a list of repeated entries. The attributes are documented
+//! where users read them: on the derive as `vipe_rt` re-exports it
+//! (`vipe-rt/src/header_derive.md`, whose examples run as doctests).
 
 mod expand;
 mod model;

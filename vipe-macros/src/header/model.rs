@@ -9,8 +9,12 @@ pub struct Model {
     pub fields: Vec<Field>,
     /// Members of the zerocopy layout struct, in order.
     pub units: Vec<Unit>,
-    /// Index of the checksum field, and whether it covers the payload too.
-    pub checksum: Option<(usize, bool)>,
+    /// Index of the checksum field, and what it covers.
+    pub checksum: Option<(usize, Coverage)>,
+    /// The repeated entries, if the header has them.
+    pub entries: Option<EntriesField>,
+    /// Index of the entry-count field and its expression of `value`.
+    pub entry_count: Option<(usize, syn::Expr)>,
     /// Index of the options field.
     pub options: Option<usize>,
     pub options_unit: usize,
@@ -20,6 +24,25 @@ pub struct Model {
     pub total_len: Option<(usize, syn::Expr)>,
     /// Index of the next-layer field.
     pub next: Option<usize>,
+}
+
+/// What an Internet checksum covers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// The header (with options).
+    Header,
+    /// Header and payload.
+    All,
+    /// A pseudo-header given by the caller, header and payload.
+    Pseudo,
+}
+
+/// The repeated-entries field.
+pub struct EntriesField {
+    /// Index into `fields`.
+    pub index: usize,
+    /// The entry type `T` of `Entries<T, N>`.
+    pub elem: syn::Type,
 }
 
 /// One field of the fixed part (or the options).
@@ -46,6 +69,8 @@ pub enum FieldKind {
     Array { len: usize },
     /// The options.
     Options,
+    /// The repeated entries.
+    Entries,
 }
 
 /// A member of the layout struct.

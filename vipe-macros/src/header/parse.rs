@@ -26,13 +26,14 @@ pub struct HeaderField {
     /// Width in bits, for a field narrower than its type.
     pub bits: Option<SpannedValue<u8>>,
     /// The one value the field may hold.
-    pub expect: Option<u64>,
+    pub expect: Option<SpannedValue<u64>>,
     /// Smallest allowed value.
-    pub min: Option<u64>,
+    pub min: Option<SpannedValue<u64>>,
     /// Largest allowed value.
-    pub max: Option<u64>,
-    /// The Internet checksum: over the header (`checksum`) or header and payload
-    /// (`checksum = "all"`).
+    pub max: Option<SpannedValue<u64>>,
+    /// The Internet checksum: over the header (`checksum`), header and payload
+    /// (`checksum = "all"`), or pseudo-header, header and payload (`checksum =
+    /// "pseudo"`, UDP and TCP: the caller supplies the pseudo-header's sum).
     pub checksum: Option<SpannedValue<Override<String>>>,
     /// This field gives the header's length in bytes, as an expression of `value`.
     pub header_len: Option<syn::LitStr>,
@@ -46,4 +47,8 @@ pub struct HeaderField {
     pub options: Flag,
     /// The field that names the next layer's protocol.
     pub next: Flag,
+    /// Repeated fixed-length sub-headers (type `Entries<T, N>`), after the fixed part.
+    pub entries: Flag,
+    /// This field gives the number of repeated entries, as an expression of `value`.
+    pub entry_count: Option<syn::LitStr>,
 }

@@ -64,3 +64,45 @@ fn misuse_is_reported_together() {
     .to_string();
     assert_eq!(out.matches("compile_error").count(), 4, "{out}");
 }
+
+#[test]
+fn entries_counted_by_a_field_and_a_pseudo_checksum() {
+    insta::assert_snapshot!(expand(quote! {
+        pub struct Report {
+            #[header(checksum = "pseudo")]
+            pub checksum: u16,
+            #[header(entry_count = "value", fill = "entry_count")]
+            pub count: u8,
+            pub reserved: u8,
+            #[header(entries)]
+            pub records: Entries<Record, 16>,
+        }
+    }));
+}
+
+#[test]
+fn entries_misuse_is_reported() {
+    let out = super::derive(quote! {
+        struct Broken {
+            #[header(entry_count = "value", header_len = "value * 4")]
+            n: u8,
+            #[header(entries)]
+            e: Entries<X, 4>,
+            late: u8,
+        }
+    })
+    .to_string();
+    assert!(out.contains("must be the last field"), "{out}");
+    assert!(out.contains("given twice"), "{out}");
+    let out = super::derive(quote! {
+        struct Broken {
+            #[header(min = 9, max = 3)]
+            n: u8,
+            #[header(entries)]
+            e: Vec<u8>,
+        }
+    })
+    .to_string();
+    assert!(out.contains("`vipe_rt::Entries<T, N>`"), "{out}");
+    assert!(out.contains("is above"), "{out}");
+}

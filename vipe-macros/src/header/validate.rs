@@ -5,7 +5,7 @@ use darling::Error;
 use darling::util::Override;
 use quote::format_ident;
 
-use super::model::{Field, FieldKind, Model, Unit, UnitKind};
+use super::model::{Coverage, EntriesField, Field, FieldKind, Model, Unit, UnitKind};
 use super::parse::HeaderInput;
 
 /// Checks the input and lays it out; `None` when errors were recorded.
@@ -26,6 +26,8 @@ pub fn validate(input: HeaderInput, errors: &mut darling::error::Accumulator) ->
     let mut header_len = None;
     let mut total_len = None;
     let mut next = None;
+    let mut entries: Option<EntriesField> = None;
+    let mut entry_count = None;
     // A header_len attribute was written, even if its expression failed to parse.
     let mut header_len_written = false;
 
@@ -33,11 +35,45 @@ pub fn validate(input: HeaderInput, errors: &mut darling::error::Accumulator) ->
         let Some(ident) = raw.ident.clone() else {
             continue;
         };
-        if options.is_some() {
+        if options.is_some() || entries.is_some() {
+            let what = if options.is_some() {
+                "options"
+            } else {
+                "entries"
+            };
             errors.push(
-                Error::custom("the options field must be the last field: it runs to the header's end\nhelp: move it last")
+                Error::custom(format!("the {what} field must be the last field: it runs to the header's end\nhelp: move it last (a header has at most one variable part: options or entries)"))
                     .with_span(&ident),
             );
+            continue;
+        }
+        if raw.entries.is_present() {
+            let Some(elem) = entries_elem(&raw.ty) else {
+                errors.push(
+                    Error::custom("an entries field has the type `vipe_rt::Entries<T, N>`: at most N entries of the fixed-length header T\nhelp: write e.g. `pub entries: Entries<RipEntry, 25>`")
+                        .with_span(&raw.ty),
+                );
+                continue;
+            };
+            if let Some((first, _)) = group {
+                push_open_group(errors, &fields[first], bit);
+                group = None;
+            }
+            entries = Some(EntriesField {
+                index: fields.len(),
+                elem,
+            });
+            fields.push(Field {
+                ident,
+                ty: raw.ty.clone(),
+                kind: FieldKind::Entries,
+                bit_start: bit,
+                bits: 0,
+                expect: None,
+                min: None,
+                max: None,
+                fill: None,
+            });
             continue;
         }
         if raw.options.is_present() {
@@ -78,7 +114,7 @@ pub fn validate(input: HeaderInput, errors: &mut darling::error::Accumulator) ->
         let width = match kind {
             FieldKind::Int { bytes } => bytes * 8,
             FieldKind::Array { len } => len * 8,
-            FieldKind::Options => 0,
+            FieldKind::Options | FieldKind::Entries => 0,
         };
         let bits = match (&raw.bits, kind) {
             (Some(bits), FieldKind::Int { .. }) => {
@@ -125,8 +161,14 @@ pub fn validate(input: HeaderInput, errors: &mut darling::error::Accumulator) ->
         let bits = bits.unwrap_or(width);
         let field_index = fields.len();
         let is_int = matches!(kind, FieldKind::Int { .. });
-        for (name, value) in [("expect", raw.expect), ("min", raw.min), ("max", raw.max)] {
+        for (name, value) in [
+            ("expect", &raw.expect),
+            ("min", &raw.min),
+            ("max", &raw.max),
+        ] {
             if let Some(value) = value {
+                let span = value.span();
+                let value = **value;
                 if !is_int {
                     errors.push(
                         Error::custom(format!("`{name}` applies to integer fields only"))
@@ -137,22 +179,56 @@ pub fn validate(input: HeaderInput, errors: &mut darling::error::Accumulator) ->
                         Error::custom(format!(
                             "`{name} = {value}` does not fit in this field's {bits} bits"
                         ))
-                        .with_span(&ident),
+                        .with_span(&span),
                     );
                 }
             }
         }
+        let (expect, min, max) = (
+            raw.expect.as_ref().map(|v| **v),
+            raw.min.as_ref().map(|v| **v),
+            raw.max.as_ref().map(|v| **v),
+        );
+        if let (Some(lo), Some(hi)) = (min, max)
+            && lo > hi
+        {
+            let span = raw.min.as_ref().map(|v| v.span()).unwrap_or(ident.span());
+            errors.push(
+                Error::custom(format!(
+                    "`min = {lo}` is above `max = {hi}`, so no value of `{ident}` would ever parse\n\
+                     help: swap them (`min = {hi}, max = {lo}`), or correct the bound that is wrong"
+                ))
+                .with_span(&span),
+            );
+        }
+        if let Some(e) = expect
+            && (min.is_some_and(|lo| e < lo) || max.is_some_and(|hi| e > hi))
+        {
+            let span = raw
+                .expect
+                .as_ref()
+                .map(|v| v.span())
+                .unwrap_or(ident.span());
+            errors.push(
+                Error::custom(format!(
+                    "`expect = {e}` lies outside this field's `min`..`max`, so no value would ever parse\n\
+                     help: with `expect`, `min` and `max` are redundant: remove them"
+                ))
+                .with_span(&span),
+            );
+        }
         if let Some(cs) = &raw.checksum {
             let covers_all = match &**cs {
-                Override::Inherit => Some(false),
-                Override::Explicit(s) if s == "all" => Some(true),
-                Override::Explicit(s) if s == "header" => Some(false),
+                Override::Inherit => Some(Coverage::Header),
+                Override::Explicit(s) if s == "all" => Some(Coverage::All),
+                Override::Explicit(s) if s == "header" => Some(Coverage::Header),
+                Override::Explicit(s) if s == "pseudo" => Some(Coverage::Pseudo),
                 Override::Explicit(_) => None,
             };
             let start = bit - bits;
             match covers_all {
                 None => errors.push(
-                    Error::custom("checksum coverage is `\"header\"` (the default) or `\"all\"` (header and payload)")
+                    Error::custom("checksum coverage is `\"header\"` (the default), `\"all\"` (header and payload) or `\"pseudo\"` (a pseudo-header the caller gives, header and payload)")
                         .with_span(&cs.span()),
                 ),
                 Some(_) if bits != 16 || !is_int || !start.is_multiple_of(16) => errors.push(
@@ -190,6 +266,7 @@ pub fn validate(input: HeaderInput, errors: &mut darling::error::Accumulator) ->
         header_len_written |= raw.header_len.is_some();
         expr_attr(&raw.header_len, &mut header_len, "header_len");
         expr_attr(&raw.total_len, &mut total_len, "total_len");
+        expr_attr(&raw.entry_count, &mut entry_count, "entry_count");
         let fill = raw.fill.as_ref().and_then(|lit| {
             if !is_int {
                 errors.push(Error::custom("`fill` applies to integer fields only").with_span(lit));
@@ -213,20 +290,33 @@ pub fn validate(input: HeaderInput, errors: &mut darling::error::Accumulator) ->
             kind,
             bit_start: bit - bits,
             bits,
-            expect: raw.expect,
-            min: raw.min,
-            max: raw.max,
+            expect,
+            min,
+            max,
             fill,
         });
     }
     if let Some((first, _)) = group {
         push_open_group(errors, &fields[first], bit);
     }
-    if header_len.is_some() && options.is_none() {
+    if header_len.is_some() && options.is_none() && entries.is_none() {
         errors.push(
-            Error::custom("a `header_len` field needs an options field to hold the bytes past the fixed part\nhelp: add `#[header(options)] pub options: Options` as the last field")
+            Error::custom("a `header_len` field needs an options or entries field to hold the bytes past the fixed part\nhelp: add `#[header(options)] pub options: Options` (or `#[header(entries)] pub entries: Entries<T, N>`) as the last field")
                 .with_span(&input.ident),
         );
+    }
+    if let Some((index, _)) = &entry_count {
+        if entries.is_none() {
+            errors.push(
+                Error::custom("an `entry_count` field counts repeated entries, but this header has none\nhelp: add `#[header(entries)] pub entries: Entries<T, N>` as the last field")
+                    .with_span(&fields[*index].ident),
+            );
+        } else if header_len_written {
+            errors.push(
+                Error::custom("the number of entries is given twice: by `entry_count` and by `header_len`\nhelp: keep one of them")
+                    .with_span(&fields[*index].ident),
+            );
+        }
     }
     if options.is_some() && !header_len_written {
         errors.push(
@@ -243,6 +333,8 @@ pub fn validate(input: HeaderInput, errors: &mut darling::error::Accumulator) ->
         fields,
         units,
         checksum,
+        entries,
+        entry_count,
         options,
         options_unit: input.options_unit.unwrap_or(1).max(1),
         header_len,
@@ -270,7 +362,9 @@ fn layout_units(fields: &[Field]) -> Vec<Unit> {
     let mut units: Vec<Unit> = Vec::new();
     let mut covered_to = 0; // byte offset the units reach
     for field in fields {
-        if field.kind == FieldKind::Options || field.byte_end() <= covered_to {
+        if matches!(field.kind, FieldKind::Options | FieldKind::Entries)
+            || field.byte_end() <= covered_to
+        {
             continue;
         }
         let start = covered_to.max(field.byte_start());
@@ -313,7 +407,7 @@ fn layout_units(fields: &[Field]) -> Vec<Unit> {
 fn group_end(fields: &[Field], first: &Field) -> usize {
     let mut end_bit = first.bit_start;
     for field in fields.iter().skip_while(|f| f.bit_start < first.bit_start) {
-        if field.kind == FieldKind::Options {
+        if matches!(field.kind, FieldKind::Options | FieldKind::Entries) {
             break;
         }
         end_bit = field.bit_start + field.bits;
@@ -355,6 +449,27 @@ fn field_kind(ty: &syn::Type) -> Option<FieldKind> {
                 len: n.base10_parse().ok()?,
             })
         }
+        _ => None,
+    }
+}
+
+/// `T` of `Entries<T, N>`.
+fn entries_elem(ty: &syn::Type) -> Option<syn::Type> {
+    let syn::Type::Path(p) = ty else {
+        return None;
+    };
+    let last = p.path.segments.last()?;
+    if last.ident != "Entries" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    if args.args.len() != 2 {
+        return None;
+    }
+    match args.args.first()? {
+        syn::GenericArgument::Type(t) => Some(t.clone()),
         _ => None,
     }
 }

@@ -1,6 +1,7 @@
 //! `#[protocol]`: on the struct it names the protocol; on the impl block it generates the
 //! port set, the timer enum, the dispatch and the descriptor table.
 
+mod blocks;
 mod expand;
 mod model;
 mod parse;
@@ -71,14 +72,21 @@ fn expand_struct(attr: TokenStream, item: syn::ItemStruct) -> TokenStream {
             .with_span(&item.generics),
         );
     }
-    if let Err(errors) = errors.finish() {
-        let errors = errors_to_tokens(errors);
+    let generic = !item.generics.params.is_empty();
+    let errors = match errors.finish() {
+        Ok(()) => TokenStream::new(),
+        Err(errors) => errors_to_tokens(errors),
+    };
+    if generic {
         return quote!(#errors #item);
     }
+    // With a bad argument (reported above), the struct still gets its `ProtocolState`
+    // impl under defaults, so its impl block adds no follow-up errors.
     let krate = args.krate.unwrap_or_else(|| syn::parse_quote!(::vipe_rt));
     let ident = &item.ident;
-    let name = args.name.unwrap_or_else(|| ident.to_string());
+    let name = args.name.map_or_else(|| ident.to_string(), |n| n.0);
     quote! {
+        #errors
         #item
 
         impl #krate::ProtocolState for #ident {
@@ -97,6 +105,24 @@ fn expand_impl(attr: TokenStream, mut item: syn::ItemImpl) -> TokenStream {
         .handle(parse::parse_args::<ImplArgs>(attr))
         .unwrap_or_default();
     let raw = parse::take_handlers(&mut item, &mut errors);
+    if let Some(first) = second_block(&item) {
+        let impl_token = &item.impl_token;
+        let self_ty = &item.self_ty;
+        let ty = crate::util::type_text(self_ty);
+        errors.push(
+            Error::custom(format!(
+                "`{ty}` already has a `#[protocol]` impl block, at line {first}: all of a protocol's handlers go in that one block\n\
+                 help: move these handlers into the `#[protocol] impl {ty}` block at line {first}; \
+                 helper methods may stay in a plain `impl {ty}` block without `#[protocol]`"
+            ))
+            .with_span(&quote!(#impl_token #self_ty)),
+        );
+        let errors = errors_to_tokens(errors.finish().expect_err("an error was pushed"));
+        return quote! {
+            #errors
+            #item
+        };
+    }
     let model = validate::validate(args, &item, raw, &mut errors);
     let generated = model.as_ref().map(expand::expand);
     let errors = match errors.finish() {
@@ -108,6 +134,19 @@ fn expand_impl(attr: TokenStream, mut item: syn::ItemImpl) -> TokenStream {
         #item
         #generated
     }
+}
+
+/// The line of an earlier `#[protocol]` impl block for the same type, if this is a
+/// second one.
+fn second_block(item: &syn::ItemImpl) -> Option<usize> {
+    if item.trait_.is_some() {
+        return None;
+    }
+    let syn::Type::Path(path) = &*item.self_ty else {
+        return None;
+    };
+    let name = path.path.segments.last()?.ident.to_string();
+    blocks::earlier_block_of(item.impl_token.span, &name)
 }
 
 #[cfg(test)]

@@ -10,10 +10,43 @@ use syn::spanned::Spanned;
 #[derive(Debug, Default, FromMeta)]
 pub struct StructArgs {
     /// The protocol's name in traces; defaults to the struct's name.
-    pub name: Option<String>,
+    pub name: Option<NameArg>,
     /// Path to `vipe_rt`.
     #[darling(rename = "crate")]
     pub krate: Option<syn::Path>,
+}
+
+/// `name = "echo"`: a string literal, and nothing else.
+#[derive(Debug)]
+pub struct NameArg(pub String);
+
+impl FromMeta for NameArg {
+    fn from_meta(item: &syn::Meta) -> darling::Result<Self> {
+        let value = match item {
+            syn::Meta::NameValue(nv) => &nv.value,
+            other => {
+                return Err(
+                    Error::custom("the protocol's name is given as `name = \"echo\"`")
+                        .with_span(other),
+                );
+            }
+        };
+        match value {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) => Ok(NameArg(s.value())),
+            other => {
+                let text = quote::quote!(#other).to_string();
+                let text = text.trim_matches('"');
+                Err(Error::custom(format!(
+                    "the protocol's name must be a string literal\n\
+                     help: write it in quotes: `name = \"{text}\"`"
+                ))
+                .with_span(other))
+            }
+        }
+    }
 }
 
 /// Arguments of `#[protocol(...)]` on the impl block.
@@ -180,9 +213,12 @@ pub fn take_handlers(
         }
         method.attrs = kept;
         if found.is_some() {
-            // An `async` handler is reported by validation; emitting it as a plain fn
-            // keeps rustc from adding follow-up errors about its signature.
+            // An `async`, `unsafe` or `extern` handler is reported by validation; emitting
+            // it as a plain fn keeps rustc from adding follow-up errors about its signature
+            // or its call in the dispatch.
             method.sig.asyncness = None;
+            method.sig.unsafety = None;
+            method.sig.abi = None;
         }
         handlers.extend(found);
     }

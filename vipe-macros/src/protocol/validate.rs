@@ -186,11 +186,12 @@ pub fn validate(
                         );
                         continue;
                     }
-                    (None, Some(_)) => {
+                    (None, Some(key)) => {
+                        let key = crate::util::type_text(key);
                         errors.push(
                             Error::custom(format!(
                                 "port `{port_name}` has no key, so its handler takes nothing after the packet\n\
-                                 help: remove this parameter, or declare the port keyed: `ports({port_name}(KeyType))`"
+                                 help: remove this parameter, or declare the port keyed by it: `ports({port_name}({key}))`"
                             ))
                             .with_span(extra[1]),
                         );
@@ -358,6 +359,22 @@ fn check_signature<'a>(
              help: remove `async`; to continue later, arm a timer with `cx.start_timer(...)`",
         );
     }
+    if let Some(token) = &sig.unsafety {
+        fail(
+            errors,
+            token.span(),
+            "a handler cannot be `unsafe fn`: the dispatch calls it for every event, with no caller to uphold a safety contract\n\
+             help: remove `unsafe`; if the handler needs an unsafe operation, wrap just that in an `unsafe { ... }` block with a `// SAFETY:` comment",
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        fail(
+            errors,
+            abi.span(),
+            "a handler cannot have an `extern` ABI: the dispatch calls it as a Rust method\n\
+             help: remove the `extern` part",
+        );
+    }
     if !sig.generics.params.is_empty() {
         fail(
             errors,
@@ -414,12 +431,36 @@ fn check_signature<'a>(
             )
         }
         Some(arg) => {
-            fail(
-                errors,
-                arg.span(),
-                "missing the context parameter: the second parameter of a handler is `cx: &mut Cx<Self>`\n\
-                 help: add `cx: &mut Cx<Self>` right after `&mut self`",
-            );
+            let later = sig.inputs.iter().skip(2).find(|a| {
+                let ty = arg_type(a);
+                is_cx(ty) || is_mut_ref_to(ty, "Cx") || is_path_named(ty, "Cx")
+            });
+            match later {
+                Some(cx) => fail(
+                    errors,
+                    cx.span(),
+                    &format!(
+                        "the context parameter must come right after `&mut self`, but here it follows `{}`\n\
+                         help: swap them: `fn {}(&mut self, {}, {}{})`",
+                        tokens_text(arg),
+                        sig.ident,
+                        tokens_text(cx),
+                        tokens_text(arg),
+                        sig.inputs
+                            .iter()
+                            .skip(2)
+                            .filter(|a| !std::ptr::eq(*a, cx))
+                            .map(|a| format!(", {}", tokens_text(a)))
+                            .collect::<String>(),
+                    ),
+                ),
+                None => fail(
+                    errors,
+                    arg.span(),
+                    "missing the context parameter: the second parameter of a handler is `cx: &mut Cx<Self>`\n\
+                     help: add `cx: &mut Cx<Self>` right after `&mut self`",
+                ),
+            }
         }
         None => fail(
             errors,
@@ -429,6 +470,21 @@ fn check_signature<'a>(
         ),
     }
     ok.then(|| inputs.collect())
+}
+
+/// A parameter as compact text, for hints: `_pkt: Packet`.
+fn tokens_text(arg: &syn::FnArg) -> String {
+    match arg {
+        syn::FnArg::Typed(pat) => {
+            let pat = &pat.pat;
+            format!(
+                "{}: {}",
+                quote::quote!(#pat),
+                crate::util::type_text(arg_type(arg))
+            )
+        }
+        syn::FnArg::Receiver(_) => "self".to_owned(),
+    }
 }
 
 fn is_cx(ty: &syn::Type) -> bool {
