@@ -281,3 +281,36 @@ fn hostile_datagrams_are_dropped_and_counted() {
             .all(|(_, r)| r.node.id == closest(&live, r.key).id)
     );
 }
+
+#[test]
+fn keepalives_and_probes_repair_leaf_and_neighbourhood_sets_after_crashes() {
+    let mut config = NetConfig::new(200, 21);
+    config.build = Build::Converged;
+    config.pastry.leaf_keepalive = Duration::from_secs(1);
+    config.pastry.neighbour_probe = Duration::from_secs(1);
+    let mut net = build(&config, &vec![Vec::new(); 200]);
+    net.sim.run_until(Instant::from_secs(3));
+    let crashed = net.crash_fraction(0.2, 8).unwrap();
+    net.sim.run_until(Instant::from_secs(30));
+    let live = net.live();
+    let n = live.len();
+    let dead: Vec<Id> = crashed.iter().map(|&i| net.members[i].peer.id).collect();
+    for m in &net.members {
+        let Some(p) = net.pastry(m) else { continue };
+        let at = live.binary_search_by_key(&m.peer.id, |q| q.id).unwrap();
+        let want: Vec<Id> = (1..=8).map(|k| live[(at + k) % n].id).collect();
+        let got: Vec<Id> = p.leaf_set().cw().iter().map(|q| q.id).collect();
+        assert_eq!(got, want, "clockwise leaves of {} after repair", m.peer.id);
+        assert!(
+            p.neighbourhood()
+                .members()
+                .iter()
+                .all(|q| !dead.contains(&q.id)),
+            "no dead neighbour left"
+        );
+        assert!(
+            p.neighbourhood().members().len() >= 24,
+            "neighbourhood refilled"
+        );
+    }
+}

@@ -418,8 +418,14 @@ impl Experiment for PastryHops {
     }
 
     fn memory_per_run(&self, p: &HopsParams) -> Option<u64> {
-        // Per node: ~5–9 KB of Pastry state, ~1 KB of simulator; doubled.
-        Some(u64::from(p.nodes) * 20_000 + u64::from(p.routes) * 128 + (64 << 20))
+        // Per node: 5–9 KB of Pastry state and ~1 KB of simulator, plus the converged
+        // start's indexes or the joins' messages in flight.
+        let per_node = if p.build == "converged" {
+            12_000
+        } else {
+            16_000
+        };
+        Some(u64::from(p.nodes) * per_node + u64::from(p.routes) * 128 + (64 << 20))
     }
 
     fn run(&self, p: &HopsParams, cx: &RunContext) -> Result<RunOutput, String> {
