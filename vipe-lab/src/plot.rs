@@ -26,7 +26,8 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(204, 121, 167),
     RGBColor(230, 159, 0),
     RGBColor(86, 180, 233),
-    RGBColor(0, 0, 0),
+    // Not black: published points are drawn in black.
+    RGBColor(140, 86, 75),
 ];
 
 /// Viridis anchors: a sequential map for more series than the palette has colours (a
@@ -475,10 +476,14 @@ where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let xs = figure
+    let xs: Vec<f64> = figure
         .series
         .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0));
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .collect();
+    // Whole numbers on x (hop counts) get whole-number ticks once the span allows.
+    let whole_x = !xs.is_empty() && xs.iter().all(|x| x.fract() == 0.0);
+    let xs = xs.into_iter();
     let ys = figure.series.iter().flat_map(|s| {
         s.points
             .iter()
@@ -498,7 +503,13 @@ where
     };
     let y = range(ys, figure.y_log, headroom);
     let labels = TickLabels {
-        x: if figure.x_log { None } else { decimals(&x) },
+        x: if figure.x_log {
+            None
+        } else if whole_x && x.end - x.start >= 5.0 {
+            Some(0)
+        } else {
+            decimals(&x)
+        },
         y: if figure.y_log { None } else { decimals(&y) },
         categories: figure.x_categories.clone(),
     };

@@ -781,16 +781,21 @@ impl Pastry {
                 to.push(*p);
             }
         }
-        let leaves: Vec<Peer> = self.leaves.members().copied().collect();
+        // The paper: X sends a copy of its state to each node in it, and "those nodes
+        // in turn update their own state based on the information received".
+        let (leaves, neighbours) = self.gather_state(WANT_LEAVES | WANT_NEIGHBOURS | WANT_TABLE);
+        let state = core::mem::take(&mut self.scratch);
         let envelope = Envelope {
             kind: Some(Kind::Announce),
-            leaves: leaves.len(),
+            leaves,
+            neighbours,
             ..Envelope::default()
         };
         for peer in to {
             self.stats.join_messages += 1;
-            self.send(cx, peer.addr, &envelope, &leaves);
+            self.send(cx, peer.addr, &envelope, &state);
         }
+        self.scratch = state;
     }
 
     fn start_join(&mut self, cx: &mut Cx<Self>) {
@@ -935,7 +940,7 @@ impl Pastry {
             }
             Kind::Announce => {
                 self.consider(from);
-                for p in &msg.entries[..msg.leaves] {
+                for p in &msg.entries {
                     self.consider(*p);
                 }
             }
