@@ -331,3 +331,79 @@ fn sim_scale_digests_repeat_for_a_seed_and_differ_between_seeds() {
         text(&out.stderr)
     );
 }
+
+/// The Pastry experiments write the columns the Pastry issue names, with a phase
+/// column for failures, and refuse a bad phase before running.
+#[test]
+fn pastry_experiments_write_the_named_columns() {
+    let dir = scratch("pastry-hops");
+    let out = lab(&[
+        "run",
+        "pastry-hops",
+        "--nodes",
+        "150,300",
+        "--routes",
+        "3000",
+        "--seeds",
+        "1",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    let header: Vec<&str> = summary.lines().next().unwrap().split(',').collect();
+    for column in [
+        "nodes",
+        "routes",
+        "mean_hops",
+        "max_hops",
+        "mean_relative_distance",
+    ] {
+        assert!(header.contains(&column), "{column} missing: {header:?}");
+    }
+    let pdf = std::fs::read_to_string(dir.join("hops_pdf.csv")).unwrap();
+    let pdf_header: Vec<&str> = pdf.lines().next().unwrap().split(',').collect();
+    for column in ["nodes", "hops", "fraction"] {
+        assert!(
+            pdf_header.contains(&column),
+            "{column} missing: {pdf_header:?}"
+        );
+    }
+    assert!(dir.join("hops.png").exists() && dir.join("hops_pdf.png").exists());
+
+    let dir = scratch("pastry-fail");
+    let out = lab(&[
+        "run",
+        "pastry-fail",
+        "--nodes",
+        "200",
+        "--routes",
+        "2000",
+        "--seeds",
+        "1",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    let mut lines = summary.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    for column in ["phase", "mean_hops", "mean_rpcs_per_failed_node"] {
+        assert!(header.contains(&column), "{column} missing: {header:?}");
+    }
+    let phase = header.iter().position(|c| *c == "phase").unwrap();
+    let phases: Vec<String> = lines
+        .map(|l| l.split(',').nth(phase).unwrap().to_string())
+        .collect();
+    assert_eq!(phases, ["before", "failed", "repaired"]);
+
+    let out = lab(&["run", "pastry-fail", "--phase", "during", "--quiet"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not a phase"),
+        "{}",
+        text(&out.stderr)
+    );
+}
