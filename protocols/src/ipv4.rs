@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use vipe_rt::prelude::*;
-use vipe_rt::{Header, Options};
+use vipe_rt::{Header, Options, gso};
 
 use crate::wire::Ipv4Header;
 use crate::wire::icmp::{
@@ -212,6 +212,9 @@ impl Ipv4 {
             next_hop
         };
         pkt.meta_mut().next_hop = Some(IpAddr::V4(next_hop));
+        if pkt.meta().offload.is_active() {
+            return self.transmit_offloaded(cx, pkt, dst, route, iface.mtu);
+        }
         if pkt.len() <= iface.mtu {
             return cx.send(Ipv4Port::Lower(route.iface), pkt);
         }
@@ -500,6 +503,60 @@ impl Ipv4 {
     }
 }
 
+/// Segmentation offload: large TCP/UDP segments (up to 64 KB, `meta().offload`) from a
+/// device with offloads, e.g. a Linux TAP with TSO. A router forwards them whole when
+/// their segments fit the egress MTU (the platform segments them in software if the
+/// egress device takes only ordinary frames); otherwise, and before anything is delivered
+/// to an upper protocol, they are cut into ordinary packets here.
+impl Ipv4 {
+    /// Delivers an offloaded datagram addressed to this node as ordinary datagrams: upper
+    /// protocols never see offload state.
+    fn deliver_ordinary(&mut self, cx: &mut Cx<Self>, pkt: Packet, iface: u8) {
+        let pool = cx.pool().clone();
+        let mut segments = Vec::new();
+        match gso::for_each_ordinary(pkt, &pool, |s| segments.push(s)) {
+            Ok(()) => {
+                for segment in segments {
+                    self.deliver(cx, segment, iface);
+                }
+            }
+            Err((pkt, e)) => cx.drop_packet(pkt, e.reason()),
+        }
+    }
+
+    /// Sends an offloaded datagram out of `route`: whole if every segment it stands for
+    /// fits `mtu`, else as ordinary segments, each sent (and fragmented, or refused if
+    /// DF is set) like any datagram.
+    fn transmit_offloaded(
+        &mut self,
+        cx: &mut Cx<Self>,
+        pkt: Packet,
+        dst: Ipv4Addr,
+        route: Route,
+        mtu: usize,
+    ) {
+        let whole = match gso::segment_len(&pkt) {
+            Ok(len) => {
+                len <= mtu
+                    && (pkt.meta().offload.gso != gso::GsoKind::None || pkt.len() <= mtu)
+            }
+            Err(e) => return cx.drop_packet(pkt, e.reason()),
+        };
+        if whole {
+            return cx.send(Ipv4Port::Lower(route.iface), pkt);
+        }
+        let pool = cx.pool().clone();
+        let mut segments = Vec::new();
+        if let Err((pkt, e)) = gso::for_each_ordinary(pkt, &pool, |s| segments.push(s)) {
+            return cx.drop_packet(pkt, e.reason());
+        }
+        cx.count("offloaded datagrams segmented");
+        for segment in segments {
+            self.transmit(cx, segment, dst, route);
+        }
+    }
+}
+
 /// The options RFC 791 copies into every fragment (copy flag set), padded to 4 bytes.
 fn copied_options(options: &[u8]) -> Options {
     let mut out = [0u8; 40];
@@ -551,6 +608,9 @@ impl Ipv4 {
         }
         pkt.truncate(total); // link-layer padding
         if self.is_local(dst) {
+            if pkt.meta().offload.is_active() {
+                return self.deliver_ordinary(cx, pkt, iface);
+            }
             let pkt = if fragment {
                 match self.reassemble(cx, pkt, iface) {
                     Some(whole) => whole,
