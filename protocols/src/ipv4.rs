@@ -516,6 +516,9 @@ impl Ipv4 {
         let mut segments = Vec::new();
         match gso::for_each_ordinary(pkt, &pool, |s| segments.push(s)) {
             Ok(()) => {
+                if segments.len() > 1 {
+                    cx.count("offloaded datagrams delivered as segments");
+                }
                 for segment in segments {
                     self.deliver(cx, segment, iface);
                 }
@@ -537,8 +540,7 @@ impl Ipv4 {
     ) {
         let whole = match gso::segment_len(&pkt) {
             Ok(len) => {
-                len <= mtu
-                    && (pkt.meta().offload.gso != gso::GsoKind::None || pkt.len() <= mtu)
+                len <= mtu && (pkt.meta().offload.gso != gso::GsoKind::None || pkt.len() <= mtu)
             }
             Err(e) => return cx.drop_packet(pkt, e.reason()),
         };

@@ -235,7 +235,12 @@ pub fn segment(
     let count = payload.len().div_ceil(size).max(1);
     let (seq, flags) = if l.protocol == PROTO_TCP {
         (
-            u32::from_be_bytes([data[l.l4 + 4], data[l.l4 + 5], data[l.l4 + 6], data[l.l4 + 7]]),
+            u32::from_be_bytes([
+                data[l.l4 + 4],
+                data[l.l4 + 5],
+                data[l.l4 + 6],
+                data[l.l4 + 7],
+            ]),
             data[l.l4 + 13],
         )
     } else {

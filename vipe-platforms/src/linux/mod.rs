@@ -28,8 +28,8 @@ pub use udp::BATCH;
 use crate::pcap::Capture;
 use tap::VnetHdr;
 use timer::TimerFd;
-use vipe_rt::gso::{self, GsoKind, Offload};
 use udp::UdpDevice;
+use vipe_rt::gso::{self, GsoKind, Offload};
 
 const SIGNAL_TOKEN: Token = Token(usize::MAX);
 const TIMER_TOKEN: Token = Token(usize::MAX - 1);
@@ -93,6 +93,9 @@ pub struct LoopStats {
     /// Offloaded packets segmented in software (or their checksum completed) because
     /// their egress device takes only ordinary frames.
     pub software_segmented: u64,
+    /// Frames read from TAPs with offloads that carried segmentation offload (large
+    /// TCP/UDP segments standing for several packets).
+    pub gso_received: u64,
 }
 
 /// Why the loop stopped.
@@ -491,10 +494,19 @@ fn read_tap_batch(
             }
             Ok(n) => {
                 pkt.truncate(n);
-                if vnet && let Err(why) = take_vnet_header(&mut pkt) {
-                    stats.offload_errors += 1;
-                    tracing::warn!(tap = tap.name(), why, "unusable virtio-net header; frame dropped");
-                    continue;
+                if vnet {
+                    if let Err(why) = take_vnet_header(&mut pkt) {
+                        stats.offload_errors += 1;
+                        tracing::warn!(
+                            tap = tap.name(),
+                            why,
+                            "unusable virtio-net header; frame dropped"
+                        );
+                        continue;
+                    }
+                    if pkt.meta().offload.gso != GsoKind::None {
+                        stats.gso_received += 1;
+                    }
                 }
                 rx.push(pkt);
             }
@@ -566,8 +578,16 @@ fn vnet_header_for(pkt: &Packet) -> Result<VnetHdr, &'static str> {
         let (kind, l4_len) = match o.gso {
             GsoKind::Tcp => {
                 let flags = *data.get(l4 + 13).ok_or("truncated TCP header")?;
-                let ecn = if flags & 0x80 != 0 { tap::VNET_GSO_ECN } else { 0 };
-                let kind = if v6 { tap::VNET_GSO_TCPV6 } else { tap::VNET_GSO_TCPV4 };
+                let ecn = if flags & 0x80 != 0 {
+                    tap::VNET_GSO_ECN
+                } else {
+                    0
+                };
+                let kind = if v6 {
+                    tap::VNET_GSO_TCPV6
+                } else {
+                    tap::VNET_GSO_TCPV4
+                };
                 (kind | ecn, usize::from(data[l4 + 12] >> 4) * 4)
             }
             _ => (tap::VNET_GSO_UDP_L4, 8),
