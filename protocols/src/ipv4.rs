@@ -47,13 +47,6 @@ pub struct Route {
     pub iface: u8,
 }
 
-impl Route {
-    fn matches(&self, dst: Ipv4Addr) -> bool {
-        let mask = prefix_mask(self.prefix_len);
-        u32::from(dst) & mask == u32::from(self.prefix) & mask
-    }
-}
-
 fn prefix_mask(len: u8) -> u32 {
     if len == 0 {
         0
@@ -138,6 +131,12 @@ pub struct Ipv4 {
     config: Ipv4Config,
     /// Routes, longest prefix first.
     table: Vec<Route>,
+    /// Per route in `table`: (prefix & mask, mask), so a lookup does no shifting.
+    masks: Vec<(u32, u32)>,
+    /// The interfaces' addresses.
+    addrs: Vec<u32>,
+    /// The interfaces' directed broadcast addresses (prefixes shorter than /31).
+    broadcasts: Vec<u32>,
     next_ident: u16,
     reassembly: BTreeMap<(u32, u32, u8, u16), Reassembly>,
     reassembly_bytes: usize,
@@ -159,9 +158,30 @@ impl Ipv4 {
             .chain(config.routes.iter().copied())
             .collect();
         table.sort_by_key(|r| core::cmp::Reverse(r.prefix_len));
+        let masks = table
+            .iter()
+            .map(|r| {
+                let mask = prefix_mask(r.prefix_len);
+                (u32::from(r.prefix) & mask, mask)
+            })
+            .collect();
+        let addrs = config
+            .interfaces
+            .iter()
+            .map(|i| u32::from(i.addr))
+            .collect();
+        let broadcasts = config
+            .interfaces
+            .iter()
+            .filter(|i| i.prefix_len < 31)
+            .map(|i| u32::from(i.addr) | !prefix_mask(i.prefix_len))
+            .collect();
         Ipv4 {
             config,
             table,
+            masks,
+            addrs,
+            broadcasts,
             next_ident: 1,
             reassembly: BTreeMap::new(),
             reassembly_bytes: 0,
@@ -170,7 +190,12 @@ impl Ipv4 {
 
     /// The route for `dst` (longest prefix match).
     pub fn route(&self, dst: Ipv4Addr) -> Option<Route> {
-        self.table.iter().find(|r| r.matches(dst)).copied()
+        let dst = u32::from(dst);
+        let index = self
+            .masks
+            .iter()
+            .position(|&(prefix, mask)| dst & mask == prefix)?;
+        self.table.get(index).copied()
     }
 
     /// Datagrams being reassembled.
@@ -179,20 +204,14 @@ impl Ipv4 {
     }
 
     fn is_local(&self, dst: Ipv4Addr) -> bool {
-        dst == Ipv4Addr::BROADCAST
-            || self.config.interfaces.iter().any(|i| {
-                let mask = prefix_mask(i.prefix_len);
-                dst == i.addr || (i.prefix_len < 31 && u32::from(dst) == u32::from(i.addr) | !mask)
-            })
+        let dst = u32::from(dst);
+        dst == u32::MAX || self.addrs.contains(&dst) || self.broadcasts.contains(&dst)
     }
 
     fn is_broadcast_or_multicast(&self, dst: Ipv4Addr) -> bool {
         dst.is_multicast()
             || dst == Ipv4Addr::BROADCAST
-            || self.config.interfaces.iter().any(|i| {
-                i.prefix_len < 31
-                    && u32::from(dst) == u32::from(i.addr) | !prefix_mask(i.prefix_len)
-            })
+            || self.broadcasts.contains(&u32::from(dst))
     }
 
     /// Sends `pkt` (a whole IP datagram) out of `route`, fragmenting it to the MTU.
@@ -653,10 +672,15 @@ impl Ipv4 {
             );
             return cx.drop_packet(pkt, "no route to destination");
         };
-        match Ipv4HeaderView::parse(pkt.data_mut()) {
-            Ok(mut view) => view.set_ttl_update_checksum(ttl - 1),
-            Err(e) => return cx.drop_packet(pkt, e.reason()),
-        }
+        // TTL − 1 with the RFC 1624 update, on the header validated above (the TTL and
+        // protocol share a 16-bit word).
+        let header = pkt.data_mut();
+        let old = u16::from_be_bytes([header[8], header[9]]);
+        let new = old - 0x0100;
+        let checksum = u16::from_be_bytes([header[10], header[11]]);
+        header[8] = ttl - 1;
+        header[10..12]
+            .copy_from_slice(&vipe_rt::checksum::update(checksum, old, new).to_be_bytes());
         cx.count("datagrams forwarded");
         self.transmit(cx, pkt, dst, route);
     }

@@ -202,7 +202,7 @@ impl NodeCore {
     }
 
     /// Routes `pkt`, or hands it back if the port leads nowhere.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn try_route(
         &mut self,
         from: InstanceId,
