@@ -420,6 +420,56 @@ mod tests {
     }
 
     #[test]
+    fn uso_datagrams_get_their_own_lengths_and_checksums() {
+        let pool = PacketPool::default();
+        let mut pkt = pool.alloc_with_headroom(64);
+        let payload: Vec<u8> = (0..2500u32).map(|i| (i * 7) as u8).collect();
+        let mut ip = [
+            0x45, 0, 0, 0, 0x20, 0x00, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        ip[2..4].copy_from_slice(&((20 + 8 + payload.len()) as u16).to_be_bytes());
+        let c = checksum::checksum(&ip);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        pkt.put_slice(&ip);
+        let mut udp = [0u8; 8];
+        udp[0..2].copy_from_slice(&4000u16.to_be_bytes());
+        udp[2..4].copy_from_slice(&53u16.to_be_bytes());
+        pkt.put_slice(&udp);
+        pkt.put_slice(&payload);
+        let base = pkt.headroom() as u32;
+        pkt.meta_mut().offload = Offload {
+            gso: GsoKind::Udp,
+            gso_size: 1000,
+            csum_partial: true,
+            csum_start: base + 20,
+            csum_offset: 6,
+            net_start: base,
+        };
+        let mut segs = Vec::new();
+        assert_eq!(segment(&pkt, &pool, |s| segs.push(s)), Ok(3));
+        let mut joined = Vec::new();
+        for (i, seg) in segs.iter().enumerate() {
+            let d = seg.data();
+            let len = d.len() - 20;
+            assert_eq!(len, 8 + [1000, 1000, 500][i]);
+            assert_eq!(
+                u16::from_be_bytes([d[24], d[25]]) as usize,
+                len,
+                "UDP length"
+            );
+            assert!(checksum::verify(&d[..20]));
+            assert_eq!(u16::from_be_bytes([d[4], d[5]]), 0x2000 + i as u16);
+            let sum = checksum::add(
+                checksum::pseudo_header_v4([10, 0, 0, 1], [10, 0, 0, 2], 17, len as u16),
+                &d[20..],
+            );
+            assert_eq!(checksum::fold(sum), 0xffff, "UDP checksum of datagram {i}");
+            joined.extend_from_slice(&d[28..]);
+        }
+        assert_eq!(joined, payload);
+    }
+
+    #[test]
     fn a_partial_checksum_alone_is_completed_in_place() {
         let pool = PacketPool::default();
         let mut pkt = tso_frame(&pool, 500, 1448, 0x18);
