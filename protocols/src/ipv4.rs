@@ -203,15 +203,19 @@ impl Ipv4 {
         self.reassembly.len()
     }
 
+    #[inline]
     fn is_local(&self, dst: Ipv4Addr) -> bool {
         let dst = u32::from(dst);
         dst == u32::MAX || self.addrs.contains(&dst) || self.broadcasts.contains(&dst)
     }
 
+    #[allow(clippy::manual_contains)] // as in `is_local`
+    #[inline]
     fn is_broadcast_or_multicast(&self, dst: Ipv4Addr) -> bool {
-        dst.is_multicast()
-            || dst == Ipv4Addr::BROADCAST
-            || self.broadcasts.contains(&u32::from(dst))
+        let dst = u32::from(dst);
+        // Multicast (224.0.0.0/4) or the limited broadcast, then the directed ones.
+        (dst >= 0xe000_0000 && (dst < 0xf000_0000 || dst == u32::MAX))
+            || self.broadcasts.iter().any(|&b| b == dst)
     }
 
     /// Sends `pkt` (a whole IP datagram) out of `route`, fragmenting it to the MTU.

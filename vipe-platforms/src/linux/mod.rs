@@ -404,6 +404,11 @@ impl LinuxPlatform {
             }
             self.stats.received += 1;
             self.node.handle_input(now, device, pkt);
+            // Take what it sent at once: the node's transmit queue then never spills to
+            // the heap for a batch (flush sends them all below).
+            while let Some(t) = self.node.poll_transmit() {
+                self.tx.push(t);
+            }
         }
         self.flush();
     }
@@ -412,12 +417,10 @@ impl LinuxPlatform {
     /// one frame per call), UDP datagrams in `sendmmsg` batches.
     fn flush(&mut self) {
         let mut tx = std::mem::take(&mut self.tx);
-        let mut offloaded = false;
         while let Some(t) = self.node.poll_transmit() {
-            offloaded |= t.packet.meta().offload.is_active();
             tx.push(t);
         }
-        if offloaded {
+        if tx.iter().any(|t| t.packet.meta().offload.is_active()) {
             tx = self.make_ordinary(tx);
         }
         let now = self.now();
