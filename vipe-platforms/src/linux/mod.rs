@@ -7,6 +7,12 @@
 //! another), feeds the node, sends what it transmits (UDP in `sendmmsg` batches), and
 //! sleeps in `epoll_wait` until the next device event or the node's next deadline — no
 //! busy loop: an idle node costs nothing. SIGINT and SIGTERM stop it gracefully.
+//!
+//! A TAP opened with [`TapDevice::open_with_offloads`] exchanges frames with a virtio-net
+//! header: the kernel's large TCP/UDP segments and partial checksums arrive with their
+//! state in `PacketMeta::offload` ([`vipe_rt::gso`]) and leave the same way on such a
+//! TAP; on a device without offloads (a plain TAP, a UDP socket) the loop segments them
+//! (or completes their checksums) in software before writing.
 
 mod tap;
 mod timer;
