@@ -8,7 +8,7 @@ use core::fmt;
 
 use smallvec::SmallVec;
 
-/// A FIFO queue holding up to `N` items inline: a ring over slots that are all
+/// A FIFO queue holding up to `N + 1` items inline (a first slot and `N` in the ring): a ring over slots that are all
 /// initialised (`None` when free), so pushing and popping move one item and touch no
 /// other slot. Between platform calls a node's queues are empty, so the inline space
 /// serves almost every event; a burst spills to the heap, and the heap buffer is given
@@ -183,6 +183,16 @@ impl fmt::Debug for Name {
 mod tests {
     use super::*;
     use alloc::vec::Vec;
+
+    #[test]
+    fn a_fifo_is_no_larger_than_the_plain_two_slot_queue_it_replaced() {
+        // The node record holds two of these; a simulator holds a million nodes. Before
+        // the first slot, a queue was a two-slot `SmallVec` and a head index.
+        type Item = (u64, alloc::boxed::Box<u8>, u64);
+        let old = core::mem::size_of::<SmallVec<[Option<Item>; 2]>>() + 8;
+        let new = core::mem::size_of::<Fifo<Item, 1>>();
+        assert!(new <= old, "{new} > {old}");
+    }
 
     #[test]
     fn fifo_keeps_order_across_spill_and_drain() {
