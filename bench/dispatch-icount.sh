@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "needs valgrind: apt-get install valgrind" >&2; exit 1; }
 cargo build -q --release -p vipe-rt --example dispatch_icount
-bin=target/release/examples/dispatch_icount
+bin=${CARGO_TARGET_DIR:-target}/release/examples/dispatch_icount
 N1=${N1:-100000}
 N2=${N2:-300000}
 count() { # mode n -> total instructions

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "needs valgrind: apt-get install valgrind" >&2; exit 1; }
 cargo build -q --release -p vipe-protocols --example parse_icount
-bin=target/release/examples/parse_icount
+bin=${CARGO_TARGET_DIR:-target}/release/examples/parse_icount
 N1=${N1:-100000}
 N2=${N2:-300000}
 count() {

@@ -3,13 +3,18 @@
 //! pings both ways (fragmentation and reassembly against the kernel's), and a UDP echo
 //! answering a kernel-side client. Needs root (CI runs as root); elsewhere it says so
 //! loudly and skips.
+//!
+//! Each test runs twice: with plain TAP devices, and with TAP offloads (virtio-net header,
+//! checksum, TSO/USO), where the kernel hands VIPE partial checksums and 64 KB TCP
+//! segments; the router tests also mix an offloaded ingress with a plain egress (software
+//! segmentation in the platform).
 #![cfg(target_os = "linux")]
 
 use std::net::Ipv4Addr;
 use std::process::{Child, Stdio};
 use std::time::Duration as StdDuration;
 
-use vipe_platforms::linux::{LinuxPlatform, TapDevice};
+use vipe_platforms::linux::{LinuxPlatform, TapDevice, TapOffloads};
 use vipe_protocols::apps::{Pinger, PingerConfig, PingerPort, UdpEcho, UdpEchoPort};
 use vipe_protocols::icmp::IcmpPort;
 use vipe_protocols::ipv4::Interface;
@@ -68,6 +73,38 @@ fn run_until_all_exit(platform: &mut LinuxPlatform, mut children: Vec<Child>) ->
         .collect()
 }
 
+/// Opens a TAP device, with every offload when `offload`.
+fn open_tap(name: &str, offload: bool) -> TapDevice {
+    let tap = if offload {
+        TapDevice::open_with_offloads(name, TapOffloads::ALL)
+    } else {
+        TapDevice::open(name)
+    };
+    let tap = tap.expect("a TAP device");
+    assert_eq!(tap.offloads().is_some(), offload);
+    tap
+}
+
+/// Pings `addr` from `ns` twice with each payload size in `sizes`; every one answered.
+fn ping_sizes(platform: &mut LinuxPlatform, ns: &Netns, addr: &str, sizes: &[usize]) {
+    for size in sizes {
+        let size_text = size.to_string();
+        let ping = ns
+            .exec(&[
+                "ping", "-c", "2", "-i", "0.2", "-s", &size_text, "-W", "2", addr,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = run_until_exit(platform, ping);
+        assert!(
+            out.contains("2 received") && out.contains(&format!("{} bytes from {addr}", size + 8)),
+            "{size}-byte pings: {out}"
+        );
+    }
+}
+
 /// Moves `tap` into `ns` with `addr`, up, with a default route via `gateway` if given.
 fn kernel_side(ns: &Netns, tap: &str, addr: &str, gateway: Option<&str>) {
     sh(&["ip", "link", "set", tap, "netns", &ns.0]);
@@ -110,13 +147,22 @@ fn host_with_udp_echo(
 
 #[test]
 fn the_kernel_and_a_vipe_host_ping_and_echo_each_other_over_tap() {
+    host_pings_and_echoes(false);
+}
+
+#[test]
+fn the_kernel_and_a_vipe_host_ping_and_echo_each_other_over_tap_with_offloads() {
+    host_pings_and_echoes(true);
+}
+
+fn host_pings_and_echoes(offload: bool) {
     if skip_unless_root() {
         return;
     }
     let id = std::process::id() % 10000;
-    let ns = Netns::new(&format!("vipe-tap-{id}"));
-    let tap_name = format!("vtap{id}");
-    let tap = TapDevice::open(&tap_name).expect("a TAP device");
+    let ns = Netns::new(&format!("vipe-tap{}-{id}", u8::from(offload)));
+    let tap_name = format!("vtap{}{id}", u8::from(offload));
+    let tap = open_tap(&tap_name, offload);
     kernel_side(&ns, &tap_name, "10.77.0.1/24", None);
 
     let mut node = Node::new(NodeId(1));
@@ -134,38 +180,10 @@ fn the_kernel_and_a_vipe_host_ping_and_echo_each_other_over_tap() {
     let mut platform = LinuxPlatform::new(node).unwrap();
     platform.add_tap(dev, tap).unwrap();
 
-    // Kernel → VIPE: ping, small and 4000 bytes (fragmented by the kernel, reassembled by
-    // VIPE; the reply is fragmented by VIPE and reassembled by the kernel).
-    let ping = ns
-        .exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.77.0.2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = run_until_exit(&mut platform, ping);
-    assert!(out.contains("3 received"), "{out}");
-    let big = ns
-        .exec(&[
-            "ping",
-            "-c",
-            "2",
-            "-i",
-            "0.2",
-            "-s",
-            "4000",
-            "-W",
-            "2",
-            "10.77.0.2",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = run_until_exit(&mut platform, big);
-    assert!(
-        out.contains("2 received") && out.contains("4008 bytes from 10.77.0.2"),
-        "{out}"
-    );
+    // Kernel → VIPE: pings of several sizes (4000 and 20000 bytes fragmented by the
+    // kernel, reassembled by VIPE; the replies fragmented by VIPE, reassembled by the
+    // kernel).
+    ping_sizes(&mut platform, &ns, "10.77.0.2", &[56, 1472, 4000, 20000]);
 
     // Kernel UDP client → VIPE UDP echo.
     let script = "import socket,sys; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(3); \
@@ -178,6 +196,11 @@ fn the_kernel_and_a_vipe_host_ping_and_echo_each_other_over_tap() {
         .spawn()
         .unwrap();
     run_until_exit(&mut platform, udp);
+    let udp_drops = platform.node().stats().drops_for("bad UDP checksum");
+    assert_eq!(
+        udp_drops, 0,
+        "the kernel's (partial) UDP checksums complete"
+    );
 
     // VIPE → kernel: the pinger's 4000-byte echo requests.
     platform
@@ -194,26 +217,77 @@ fn the_kernel_and_a_vipe_host_ping_and_echo_each_other_over_tap() {
     );
     assert!(platform.node().faults().is_empty());
     assert_eq!(platform.stats().send_errors, 0);
+    assert_eq!(platform.stats().offload_errors, 0);
 }
 
 /// Two namespaces whose kernels route through a VIPE IPv4 router on two TAP devices:
-/// kernel-to-kernel ping, and a 10 MB TCP transfer (kernel TCP at both ends) with equal
-/// SHA-256 at both ends.
+/// kernel-to-kernel pings of several sizes, and a 10 MB TCP transfer each way (kernel
+/// TCP at both ends) with equal SHA-256 at both ends.
 #[test]
 fn two_kernels_route_through_a_vipe_router() {
+    route_through_router(false, false);
+}
+
+/// The same with offloads on both TAPs: the kernel's 64 KB TCP segments cross whole.
+#[test]
+fn two_kernels_route_through_a_vipe_router_with_offloads() {
+    route_through_router(true, true);
+}
+
+/// Offloads on the first TAP only: what arrives there as 64 KB segments leaves the
+/// plain second TAP as ordinary segments cut by the platform.
+#[test]
+fn two_kernels_route_through_a_vipe_router_offloaded_to_plain() {
+    route_through_router(true, false);
+}
+
+/// A 10 MB TCP transfer from `from` to `to_addr` (listening in `to`) on `port`; the
+/// bytes and SHA-256 are equal at both ends.
+fn tcp_transfer(platform: &mut LinuxPlatform, from: &Netns, to: &Netns, to_addr: &str, port: u16) {
+    let server = format!(
+        "import socket,hashlib; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1); \
+                  s.bind(('{to_addr}',{port})); s.listen(1); s.settimeout(15); c,_=s.accept(); c.settimeout(15); h=hashlib.sha256(); n=0\n\
+while True:\n    d=c.recv(65536)\n    if not d: break\n    h.update(d); n+=len(d)\n\
+print(n, h.hexdigest())"
+    );
+    let client = format!(
+        "import socket,hashlib,random,time; r=random.Random({port}); data=r.randbytes(10*1024*1024); \
+                  time.sleep(0.3); s=socket.create_connection(('{to_addr}',{port}),timeout=15); s.sendall(data); s.close(); \
+                  print(len(data), hashlib.sha256(data).hexdigest())"
+    );
+    let server = to
+        .exec(&["python3", "-c", &server])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = from
+        .exec(&["python3", "-c", &client])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let outs = run_until_all_exit(platform, vec![server, client]);
+    assert_eq!(
+        outs[0].trim(),
+        outs[1].trim(),
+        "bytes and SHA-256 at both ends"
+    );
+    assert!(outs[0].starts_with("10485760 "), "{}", outs[0]);
+}
+
+fn route_through_router(offload1: bool, offload2: bool) {
     if skip_unless_root() {
         return;
     }
     let id = std::process::id() % 10000;
+    let tag = format!("{}{}", u8::from(offload1), u8::from(offload2));
     let (ns1, ns2) = (
-        Netns::new(&format!("vipe-r1-{id}")),
-        Netns::new(&format!("vipe-r2-{id}")),
+        Netns::new(&format!("vipe-r1{tag}-{id}")),
+        Netns::new(&format!("vipe-r2{tag}-{id}")),
     );
-    let (tap1, tap2) = (format!("vra{id}"), format!("vrb{id}"));
-    let (t1, t2) = (
-        TapDevice::open(&tap1).unwrap(),
-        TapDevice::open(&tap2).unwrap(),
-    );
+    let (tap1, tap2) = (format!("vra{tag}{id}"), format!("vrb{tag}{id}"));
+    let (t1, t2) = (open_tap(&tap1, offload1), open_tap(&tap2, offload2));
     kernel_side(&ns1, &tap1, "10.78.1.1/24", Some("10.78.1.2"));
     kernel_side(&ns2, &tap2, "10.78.2.1/24", Some("10.78.2.2"));
 
@@ -251,39 +325,43 @@ fn two_kernels_route_through_a_vipe_router() {
         out.contains("3 received") && out.contains("ttl=63"),
         "one hop through VIPE: {out}"
     );
+    ping_sizes(&mut platform, &ns1, "10.78.2.1", &[1472, 4000]);
+    ping_sizes(&mut platform, &ns2, "10.78.1.1", &[56, 20000]);
 
-    let server = "import socket,hashlib; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1); \
-                  s.bind(('10.78.2.1',5001)); s.listen(1); s.settimeout(15); c,_=s.accept(); c.settimeout(15); h=hashlib.sha256(); n=0\n\
-while True:\n    d=c.recv(65536)\n    if not d: break\n    h.update(d); n+=len(d)\n\
-print(n, h.hexdigest())";
-    let client = "import socket,hashlib,random,time; r=random.Random(7); data=r.randbytes(10*1024*1024); \
-                  time.sleep(0.3); s=socket.create_connection(('10.78.2.1',5001),timeout=15); s.sendall(data); s.close(); \
-                  print(len(data), hashlib.sha256(data).hexdigest())";
-    let server = ns2
-        .exec(&["python3", "-c", server])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let client = ns1
-        .exec(&["python3", "-c", client])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let outs = run_until_all_exit(&mut platform, vec![server, client]);
-    assert_eq!(
-        outs[0].trim(),
-        outs[1].trim(),
-        "bytes and SHA-256 at both ends"
-    );
-    assert!(outs[0].starts_with("10485760 "), "{}", outs[0]);
+    tcp_transfer(&mut platform, &ns1, &ns2, "10.78.2.1", 5001);
+    tcp_transfer(&mut platform, &ns2, &ns1, "10.78.1.1", 5002);
     let forwarded: u64 = platform.node().stats().counter_total("datagrams forwarded");
-    assert!(
-        forwarded > 7000,
-        "10 MB is more than 7000 full segments: {forwarded}"
-    );
+    let stats = platform.stats().clone();
+    eprintln!("offloads {tag}: forwarded {forwarded} datagrams; {stats:?}");
     assert!(platform.node().faults().is_empty());
+    assert_eq!(stats.offload_errors, 0);
+    assert_eq!(stats.send_errors, 0);
+    if !offload1 && !offload2 {
+        assert!(
+            forwarded > 14000,
+            "20 MB is more than 14000 full segments: {forwarded}"
+        );
+        assert_eq!(stats.gso_received, 0);
+    } else {
+        assert!(
+            stats.gso_received > 0,
+            "the kernel handed over large segments"
+        );
+    }
+    // Forwarded whole where the egress takes them, cut by the platform where it does not.
+    assert_eq!(
+        stats.software_segmented > 0,
+        offload1 != offload2,
+        "{stats:?}"
+    );
+    assert_eq!(
+        platform
+            .node()
+            .stats()
+            .counter_total("offloaded datagrams segmented"),
+        0,
+        "segments of 1448 bytes fit the 1500-byte MTU: nothing for IPv4 to cut"
+    );
 }
 
 /// Malformed frames written by the kernel side (a raw `AF_PACKET` socket in the
@@ -291,13 +369,22 @@ print(n, h.hexdigest())";
 /// by the layer that catches it, nothing faults, and the host still answers pings after.
 #[test]
 fn malformed_frames_from_the_kernel_side_are_dropped_with_counted_reasons() {
+    garbage_flood(false);
+}
+
+#[test]
+fn malformed_frames_from_the_kernel_side_are_dropped_with_counted_reasons_with_offloads() {
+    garbage_flood(true);
+}
+
+fn garbage_flood(offload: bool) {
     if skip_unless_root() {
         return;
     }
     let id = std::process::id() % 10000;
-    let ns = Netns::new(&format!("vipe-bad-{id}"));
-    let tap_name = format!("vbad{id}");
-    let tap = TapDevice::open(&tap_name).expect("a TAP device");
+    let ns = Netns::new(&format!("vipe-bad{}-{id}", u8::from(offload)));
+    let tap_name = format!("vbad{}{id}", u8::from(offload));
+    let tap = open_tap(&tap_name, offload);
     // No IPv6 on the kernel side, so its own chatter (router solicitations, MLD) does not
     // blur the counts below: every drop is one of ours.
     for conf in ["all", "default"] {
@@ -419,4 +506,104 @@ for f in frames:
         0,
         "a datagram with a bad checksum was echoed"
     );
+}
+
+/// A VIPE TCP host downloads 8 MB from a kernel HTTP server over a TAP with offloads: the
+/// kernel hands over 64 KB TCP segments with partial checksums, which IPv4 cuts into
+/// ordinary segments before TCP (which knows nothing of offloads) sees them. Bytes and
+/// SHA-256 equal.
+#[test]
+fn a_vipe_tcp_host_downloads_from_the_kernel_over_a_tap_with_offloads() {
+    use vipe_examples::tcphost::{self, TcpHostConfig};
+    use vipe_protocols::apps::FetchOutcome;
+    if skip_unless_root() {
+        return;
+    }
+    let id = std::process::id() % 10000;
+    let ns = Netns::new(&format!("vipe-tso-{id}"));
+    let tap_name = format!("vtso{id}");
+    let tap = open_tap(&tap_name, true);
+    kernel_side(&ns, &tap_name, "10.76.0.1/24", None);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("offload-download");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let body: Vec<u8> = (0..8 << 17)
+        .flat_map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()
+        })
+        .collect();
+    std::fs::write(dir.join("www/big.bin"), &body).unwrap();
+    let out = dir.join("vipe.out");
+    let mut config = TcpHostConfig::new(Ipv4Addr::new(10, 76, 0, 2), 24);
+    config.fetch = Some("http://10.76.0.1:8000/big.bin".into());
+    config.out = Some(out.clone());
+    let mut server = ns
+        .exec(&[
+            "python3",
+            "-m",
+            "http.server",
+            "8000",
+            "--bind",
+            "10.76.0.1",
+            "--directory",
+            dir.join("www").to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = std::time::Instant::now() + StdDuration::from_secs(10);
+    while std::time::Instant::now() < ready {
+        let probe = ns
+            .exec(&["sh", "-c", "ss -ltn | grep -q ':8000'"])
+            .status()
+            .unwrap();
+        if probe.success() {
+            break;
+        }
+        std::thread::sleep(StdDuration::from_millis(100));
+    }
+    let mut node = Node::new(NodeId(1));
+    let dev = node.add_device(&tap_name, DeviceKind::Frame);
+    let host = tcphost::build(&mut node, dev, &config).unwrap();
+    let mut platform = LinuxPlatform::new(node).unwrap();
+    platform.add_tap(dev, tap).unwrap();
+    platform
+        .run(Some(StdDuration::from_secs(60)), |node| {
+            host.outcome(node).is_some()
+        })
+        .unwrap();
+    let outcome = host.outcome(platform.node());
+    let _ = server.kill();
+    let _ = server.wait();
+    let segmented = platform
+        .node()
+        .stats()
+        .counter_total("offloaded datagrams delivered as segments");
+    let stats = platform.stats().clone();
+    eprintln!("TCP over an offloaded TAP: {outcome:?}; {segmented} large segments cut; {stats:?}");
+    assert_eq!(
+        outcome,
+        Some(FetchOutcome::Complete {
+            bytes: body.len() as u64
+        })
+    );
+    assert!(platform.node().faults().is_empty());
+    drop(platform); // flushes the body file
+    let got = std::fs::read(&out).unwrap();
+    assert!(got == body, "the downloaded bytes differ");
+    let sums = sh(&[
+        "sha256sum",
+        out.to_str().unwrap(),
+        dir.join("www/big.bin").to_str().unwrap(),
+    ]);
+    let sums: Vec<&str> = sums.lines().map(|l| &l[..64]).collect();
+    assert_eq!(sums[0], sums[1], "SHA-256 at both ends");
+    assert!(stats.gso_received > 0, "the kernel sent large segments");
+    assert!(segmented > 0, "IPv4 cut them before TCP");
+    assert_eq!(stats.offload_errors, 0);
 }

@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use vipe_rt::prelude::*;
-use vipe_rt::{Header, Options};
+use vipe_rt::{Header, Options, gso};
 
 use crate::wire::Ipv4Header;
 use crate::wire::icmp::{
@@ -47,13 +47,6 @@ pub struct Route {
     pub next_hop: Option<Ipv4Addr>,
     /// Outgoing interface index.
     pub iface: u8,
-}
-
-impl Route {
-    fn matches(&self, dst: Ipv4Addr) -> bool {
-        let mask = prefix_mask(self.prefix_len);
-        u32::from(dst) & mask == u32::from(self.prefix) & mask
-    }
 }
 
 fn prefix_mask(len: u8) -> u32 {
@@ -123,6 +116,12 @@ pub struct Ipv4 {
     config: Ipv4Config,
     /// Routes, longest prefix first.
     table: Vec<Route>,
+    /// Per route in `table`: (prefix & mask, mask), so a lookup does no shifting.
+    masks: Vec<(u32, u32)>,
+    /// The interfaces' addresses.
+    addrs: Vec<u32>,
+    /// The interfaces' directed broadcast addresses (prefixes shorter than /31).
+    broadcasts: Vec<u32>,
     next_ident: u16,
     /// Datagrams being reassembled, tagged with the interface of their first fragment.
     reassembly: Reassembler<u8>,
@@ -149,9 +148,30 @@ impl Ipv4 {
             max_bytes: config.reassembly_limit,
             ..ReassemblyConfig::default()
         });
+        let masks = table
+            .iter()
+            .map(|r| {
+                let mask = prefix_mask(r.prefix_len);
+                (u32::from(r.prefix) & mask, mask)
+            })
+            .collect();
+        let addrs = config
+            .interfaces
+            .iter()
+            .map(|i| u32::from(i.addr))
+            .collect();
+        let broadcasts = config
+            .interfaces
+            .iter()
+            .filter(|i| i.prefix_len < 31)
+            .map(|i| u32::from(i.addr) | !prefix_mask(i.prefix_len))
+            .collect();
         Ipv4 {
             config,
             table,
+            masks,
+            addrs,
+            broadcasts,
             next_ident: 1,
             reassembly,
         }
@@ -159,7 +179,12 @@ impl Ipv4 {
 
     /// The route for `dst` (longest prefix match).
     pub fn route(&self, dst: Ipv4Addr) -> Option<Route> {
-        self.table.iter().find(|r| r.matches(dst)).copied()
+        let dst = u32::from(dst);
+        let index = self
+            .masks
+            .iter()
+            .position(|&(prefix, mask)| dst & mask == prefix)?;
+        self.table.get(index).copied()
     }
 
     /// Datagrams being reassembled.
@@ -172,21 +197,19 @@ impl Ipv4 {
         &self.reassembly
     }
 
+    #[inline]
     fn is_local(&self, dst: Ipv4Addr) -> bool {
-        dst == Ipv4Addr::BROADCAST
-            || self.config.interfaces.iter().any(|i| {
-                let mask = prefix_mask(i.prefix_len);
-                dst == i.addr || (i.prefix_len < 31 && u32::from(dst) == u32::from(i.addr) | !mask)
-            })
+        let dst = u32::from(dst);
+        dst == u32::MAX || self.addrs.contains(&dst) || self.broadcasts.contains(&dst)
     }
 
+    #[allow(clippy::manual_contains)] // as in `is_local`
+    #[inline]
     fn is_broadcast_or_multicast(&self, dst: Ipv4Addr) -> bool {
-        dst.is_multicast()
-            || dst == Ipv4Addr::BROADCAST
-            || self.config.interfaces.iter().any(|i| {
-                i.prefix_len < 31
-                    && u32::from(dst) == u32::from(i.addr) | !prefix_mask(i.prefix_len)
-            })
+        let dst = u32::from(dst);
+        // Multicast (224.0.0.0/4) or the limited broadcast, then the directed ones.
+        (dst >= 0xe000_0000 && (dst < 0xf000_0000 || dst == u32::MAX))
+            || self.broadcasts.iter().any(|&b| b == dst)
     }
 
     /// Sends `pkt` (a whole IP datagram) out of `route`, fragmenting it to the MTU.
@@ -206,6 +229,9 @@ impl Ipv4 {
             next_hop
         };
         pkt.meta_mut().next_hop = Some(IpAddr::V4(next_hop));
+        if pkt.meta().offload.is_active() {
+            return self.transmit_offloaded(cx, pkt, dst, route, iface.mtu);
+        }
         if pkt.len() <= iface.mtu {
             return cx.send(Ipv4Port::Lower(route.iface), pkt);
         }
@@ -449,6 +475,62 @@ impl Ipv4 {
     }
 }
 
+/// Segmentation offload: large TCP/UDP segments (up to 64 KB, `meta().offload`) from a
+/// device with offloads, e.g. a Linux TAP with TSO. A router forwards them whole when
+/// their segments fit the egress MTU (the platform segments them in software if the
+/// egress device takes only ordinary frames); otherwise, and before anything is delivered
+/// to an upper protocol, they are cut into ordinary packets here.
+impl Ipv4 {
+    /// Delivers an offloaded datagram addressed to this node as ordinary datagrams: upper
+    /// protocols never see offload state.
+    fn deliver_ordinary(&mut self, cx: &mut Cx<Self>, pkt: Packet, iface: u8) {
+        let pool = cx.pool().clone();
+        let mut segments = Vec::new();
+        match gso::for_each_ordinary(pkt, &pool, |s| segments.push(s)) {
+            Ok(()) => {
+                if segments.len() > 1 {
+                    cx.count("offloaded datagrams delivered as segments");
+                }
+                for segment in segments {
+                    self.deliver(cx, segment, iface);
+                }
+            }
+            Err((pkt, e)) => cx.drop_packet(pkt, e.reason()),
+        }
+    }
+
+    /// Sends an offloaded datagram out of `route`: whole if every segment it stands for
+    /// fits `mtu`, else as ordinary segments, each sent (and fragmented, or refused if
+    /// DF is set) like any datagram.
+    fn transmit_offloaded(
+        &mut self,
+        cx: &mut Cx<Self>,
+        pkt: Packet,
+        dst: Ipv4Addr,
+        route: Route,
+        mtu: usize,
+    ) {
+        let whole = match gso::segment_len(&pkt) {
+            Ok(len) => {
+                len <= mtu && (pkt.meta().offload.gso != gso::GsoKind::None || pkt.len() <= mtu)
+            }
+            Err(e) => return cx.drop_packet(pkt, e.reason()),
+        };
+        if whole {
+            return cx.send(Ipv4Port::Lower(route.iface), pkt);
+        }
+        let pool = cx.pool().clone();
+        let mut segments = Vec::new();
+        if let Err((pkt, e)) = gso::for_each_ordinary(pkt, &pool, |s| segments.push(s)) {
+            return cx.drop_packet(pkt, e.reason());
+        }
+        cx.count("offloaded datagrams segmented");
+        for segment in segments {
+            self.transmit(cx, segment, dst, route);
+        }
+    }
+}
+
 /// The options RFC 791 copies into every fragment (copy flag set), padded to 4 bytes.
 fn copied_options(options: &[u8]) -> Options {
     let mut out = [0u8; 40];
@@ -500,6 +582,9 @@ impl Ipv4 {
         }
         pkt.truncate(total); // link-layer padding
         if self.is_local(dst) {
+            if pkt.meta().offload.is_active() {
+                return self.deliver_ordinary(cx, pkt, iface);
+            }
             let pkt = if fragment {
                 match self.reassemble(cx, pkt, iface) {
                     Some(whole) => whole,
@@ -540,10 +625,15 @@ impl Ipv4 {
             );
             return cx.drop_packet(pkt, "no route to destination");
         };
-        match Ipv4HeaderView::parse(pkt.data_mut()) {
-            Ok(mut view) => view.set_ttl_update_checksum(ttl - 1),
-            Err(e) => return cx.drop_packet(pkt, e.reason()),
-        }
+        // TTL − 1 with the RFC 1624 update, on the header validated above (the TTL and
+        // protocol share a 16-bit word).
+        let header = pkt.data_mut();
+        let old = u16::from_be_bytes([header[8], header[9]]);
+        let new = old - 0x0100;
+        let checksum = u16::from_be_bytes([header[10], header[11]]);
+        header[8] = ttl - 1;
+        header[10..12]
+            .copy_from_slice(&vipe_rt::checksum::update(checksum, old, new).to_be_bytes());
         cx.count("datagrams forwarded");
         self.transmit(cx, pkt, dst, route);
     }

@@ -48,6 +48,7 @@ extern crate std;
 
 pub mod checksum;
 pub mod cx;
+pub mod gso;
 pub mod header;
 pub mod lock;
 pub mod node;

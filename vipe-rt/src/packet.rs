@@ -70,6 +70,9 @@ pub struct PacketMeta {
     /// Length of the network header the layer below pulled off before handing the packet
     /// up; `push` it back to see the whole datagram (an ICMP error quotes it).
     pub network_header_len: u8,
+    /// Segmentation and checksum offload the packet carries (a large TCP/UDP segment
+    /// from a TAP with offloads on); see [`crate::gso`]. Default: none, an ordinary packet.
+    pub offload: crate::gso::Offload,
 }
 
 /// Pool statistics, for reports and for tests that check steady state allocates nothing.

@@ -86,6 +86,7 @@ fn main() -> ExitCode {
         taps: args.tap.clone(),
         pcap_dir: args.pcap_dir.clone(),
         seed: 1,
+        offload: false,
     };
     let local = HostRole {
         mac: [2, 0, 0, 0, 0, 2],

@@ -136,6 +136,7 @@ fn run(args: &Args, config: &TcpHostConfig) -> Result<(Option<FetchOutcome>, Opt
             .as_ref()
             .and_then(|p| p.parent().map(|d| d.to_path_buf())),
         seed: 1,
+        offload: false,
     };
     // The simulated peer is a twin at the fetch URL's address (or .1 of the subnet).
     let peer_addr = config

@@ -1,7 +1,7 @@
 //! The Linux side: the example's node on TAP devices, against whatever is on the other
 //! side of them.
 
-use vipe_platforms::linux::{LinuxPlatform, TapDevice};
+use vipe_platforms::linux::{LinuxPlatform, TapDevice, TapOffloads};
 use vipe_protocols::ipv4::Interface;
 use vipe_rt::prelude::*;
 
@@ -22,7 +22,12 @@ fn open_taps(
         .taps
         .iter()
         .map(|name| {
-            let tap = TapDevice::open(name).map_err(|e| format!("TAP {name}: {e}"))?;
+            let tap = if options.offload {
+                TapDevice::open_with_offloads(name, TapOffloads::ALL)
+            } else {
+                TapDevice::open(name)
+            }
+            .map_err(|e| format!("TAP {name}: {e}"))?;
             Ok((node.add_device(name, DeviceKind::Frame), tap))
         })
         .collect()

@@ -81,6 +81,9 @@ pub struct PlatformOptions {
     pub pcap_dir: Option<PathBuf>,
     /// Simulator seed.
     pub seed: u64,
+    /// Linux: open the TAP devices with the virtio-net header and the kernel's checksum
+    /// and segmentation offloads (TSO/USO), so 64 KB segments cross them whole.
+    pub offload: bool,
 }
 
 /// The simulated platforms build one host per router interface: the two lists must match.

@@ -7,6 +7,12 @@
 //! another), feeds the node, sends what it transmits (UDP in `sendmmsg` batches), and
 //! sleeps in `epoll_wait` until the next device event or the node's next deadline — no
 //! busy loop: an idle node costs nothing. SIGINT and SIGTERM stop it gracefully.
+//!
+//! A TAP opened with [`TapDevice::open_with_offloads`] exchanges frames with a virtio-net
+//! header: the kernel's large TCP/UDP segments and partial checksums arrive with their
+//! state in `PacketMeta::offload` ([`vipe_rt::gso`]) and leave the same way on such a
+//! TAP; on a device without offloads (a plain TAP, a UDP socket) the loop segments them
+//! (or completes their checksums) in software before writing.
 
 mod tap;
 mod timer;
@@ -22,18 +28,29 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
 use vipe_rt::{DeviceId, Instant, Node, Packet, Transmit};
 
-pub use tap::TapDevice;
+pub use tap::{TapDevice, TapOffloads, VNET_HDR_LEN};
 pub use udp::BATCH;
 
 use crate::pcap::Capture;
+use tap::VnetHdr;
 use timer::TimerFd;
 use udp::UdpDevice;
+use vipe_rt::gso::{self, GsoKind, Offload};
 
 const SIGNAL_TOKEN: Token = Token(usize::MAX);
 const TIMER_TOKEN: Token = Token(usize::MAX - 1);
 
+/// While a device still has data, turns that read on without an `epoll_wait` (which
+/// costs a system call per batch and finds nothing new most of the time under load);
+/// every this many turns the loop asks epoll for the other devices, the timer and signals.
+const BUSY_TURNS_WITHOUT_POLL: u32 = 4;
+
 /// Headroom left in front of a received frame, for headers pushed when it is forwarded.
 const RX_HEADROOM: usize = 64;
+
+/// Room for one read from a TAP with the virtio-net header: the header, an Ethernet
+/// header with an 802.1Q tag and a 64 KB IP datagram.
+const VNET_READ_ROOM: usize = VNET_HDR_LEN + 18 + 65535;
 
 /// What backs a device.
 #[derive(Debug)]
@@ -80,6 +97,16 @@ pub struct LoopStats {
     /// TAP frames that filled a whole pool buffer, so may have been cut short (the
     /// device's MTU is above what the node's buffers hold): dropped.
     pub oversize_frames: u64,
+    /// Frames from a TAP with offloads whose virtio-net header could not be used (a
+    /// segmentation kind VIPE does not take, positions outside the frame), and offloaded
+    /// packets for a device without offloads that could not be segmented: dropped.
+    pub offload_errors: u64,
+    /// Offloaded packets segmented in software (or their checksum completed) because
+    /// their egress device takes only ordinary frames.
+    pub software_segmented: u64,
+    /// Frames read from TAPs with offloads that carried segmentation offload (large
+    /// TCP/UDP segments standing for several packets).
+    pub gso_received: u64,
 }
 
 /// Why the loop stopped.
@@ -109,6 +136,8 @@ pub struct LinuxPlatform {
     /// Transmits of the node being sent (reused).
     tx: Vec<Transmit>,
     started: bool,
+    /// Turns in a row that skipped `epoll_wait` because a device still had data.
+    busy_turns: u32,
 }
 
 impl LinuxPlatform {
@@ -137,6 +166,7 @@ impl LinuxPlatform {
             rx: Vec::with_capacity(BATCH),
             tx: Vec::with_capacity(BATCH),
             started: false,
+            busy_turns: 0,
         })
     }
 
@@ -252,16 +282,25 @@ impl LinuxPlatform {
                 }
                 timeout = Some(left);
             }
-            if self.ports.iter().any(|p| p.readable && p.failed.is_none()) {
-                // A device still has data: look for other events, but do not sleep.
-                timeout = Some(StdDuration::ZERO);
+            let busy = self.ports.iter().any(|p| p.readable && p.failed.is_none());
+            if busy && self.busy_turns < BUSY_TURNS_WITHOUT_POLL {
+                // A device still has data: read on without asking epoll (edge-triggered:
+                // readiness of the others waits, it is not lost) for a few turns.
+                self.busy_turns += 1;
+                events.clear();
+            } else {
+                self.busy_turns = 0;
+                if busy {
+                    // Look for other events, but do not sleep.
+                    timeout = Some(StdDuration::ZERO);
+                }
+                match self.poll.poll(&mut events, timeout) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+                self.stats.wakeups += 1;
             }
-            match self.poll.poll(&mut events, timeout) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-            self.stats.wakeups += 1;
             for event in events.iter() {
                 match event.token() {
                     TIMER_TOKEN => {
@@ -371,6 +410,11 @@ impl LinuxPlatform {
             }
             self.stats.received += 1;
             self.node.handle_input(now, device, pkt);
+            // Take what it sent at once: the node's transmit queue then never spills to
+            // the heap for a batch (flush sends them all below).
+            while let Some(t) = self.node.poll_transmit() {
+                self.tx.push(t);
+            }
         }
         self.flush();
     }
@@ -382,6 +426,9 @@ impl LinuxPlatform {
         while let Some(t) = self.node.poll_transmit() {
             tx.push(t);
         }
+        if tx.iter().any(|t| t.packet.meta().offload.is_active()) {
+            tx = self.make_ordinary(tx);
+        }
         let now = self.now();
         let mut start = 0;
         while start < tx.len() {
@@ -392,7 +439,7 @@ impl LinuxPlatform {
                     .iter()
                     .take_while(|t| t.device == device)
                     .count();
-            let run = &tx[start..end];
+            let run = &mut tx[start..end];
             start = end;
             let Some(port) = self
                 .ports
@@ -416,6 +463,34 @@ impl LinuxPlatform {
         tx.clear();
         self.tx = tx;
     }
+
+    /// Replaces offloaded packets headed for devices that take only ordinary frames (a
+    /// TAP without the virtio-net header, a UDP socket) by their segments, or completes
+    /// their checksums: what a NIC without TSO makes the kernel do in software.
+    #[cold]
+    fn make_ordinary(&mut self, tx: Vec<Transmit>) -> Vec<Transmit> {
+        let pool = self.node.pool().clone();
+        let mut out = Vec::with_capacity(tx.len());
+        for t in tx {
+            let takes_offload = self.ports.iter().any(|p| {
+                p.device == t.device
+                    && matches!(&p.backend, Backend::Tap(tap) if tap.offloads().is_some())
+            });
+            if takes_offload || !t.packet.meta().offload.is_active() {
+                out.push(t);
+                continue;
+            }
+            let device = t.device;
+            self.stats.software_segmented += 1;
+            if let Err((_, e)) = gso::for_each_ordinary(t.packet, &pool, |packet| {
+                out.push(Transmit { device, packet })
+            }) {
+                self.stats.offload_errors += 1;
+                tracing::warn!(?device, error = %e, "offloaded packet could not be segmented; dropped");
+            }
+        }
+        out
+    }
 }
 
 /// Reads up to [`BATCH`] frames, each straight into a pool buffer (no allocation per
@@ -426,9 +501,15 @@ fn read_tap_batch(
     rx: &mut Vec<Packet>,
     stats: &mut LoopStats,
 ) -> io::Result<bool> {
+    let vnet = tap.offloads().is_some();
     for _ in 0..BATCH {
         let mut pkt = pool.alloc_with_headroom(RX_HEADROOM);
-        let room = pkt.tailroom();
+        let room = if vnet {
+            // The pool's buffers grow to this once and are recycled at that size.
+            pkt.tailroom().max(VNET_READ_ROOM)
+        } else {
+            pkt.tailroom()
+        };
         match tap.recv(pkt.put(room)) {
             Ok(n) if n == room => {
                 stats.oversize_frames += 1;
@@ -439,6 +520,20 @@ fn read_tap_batch(
             }
             Ok(n) => {
                 pkt.truncate(n);
+                if vnet {
+                    if let Err(why) = take_vnet_header(&mut pkt) {
+                        stats.offload_errors += 1;
+                        tracing::warn!(
+                            tap = tap.name(),
+                            why,
+                            "unusable virtio-net header; frame dropped"
+                        );
+                        continue;
+                    }
+                    if pkt.meta().offload.gso != GsoKind::None {
+                        stats.gso_received += 1;
+                    }
+                }
                 rx.push(pkt);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock && !rx.is_empty() => {
@@ -450,16 +545,115 @@ fn read_tap_batch(
     Ok(true)
 }
 
-/// Writes a run of frames to a TAP device, one frame per `write`.
+/// Pulls the virtio-net header off a frame read from a TAP and records what it says in
+/// the packet's [`Offload`] (positions from the buffer start).
+fn take_vnet_header(pkt: &mut Packet) -> Result<(), &'static str> {
+    let hdr = VnetHdr::parse(pkt.data()).ok_or("frame shorter than its virtio-net header")?;
+    let _ = pkt.pull(VNET_HDR_LEN);
+    let needs_csum = hdr.flags & tap::VNET_F_NEEDS_CSUM != 0;
+    if !needs_csum && hdr.gso_type == tap::VNET_GSO_NONE {
+        return Ok(());
+    }
+    let data = pkt.data();
+    if data.len() < 14 {
+        return Err("offloaded frame shorter than an Ethernet header");
+    }
+    let net = if data[12..14] == [0x81, 0x00] { 18 } else { 14 };
+    let base = pkt.headroom() as u32;
+    let gso = match hdr.gso_type & !tap::VNET_GSO_ECN {
+        tap::VNET_GSO_NONE => GsoKind::None,
+        tap::VNET_GSO_TCPV4 | tap::VNET_GSO_TCPV6 => GsoKind::Tcp,
+        tap::VNET_GSO_UDP_L4 => GsoKind::Udp,
+        _ => return Err("segmentation kind not taken (UFO)"),
+    };
+    pkt.meta_mut().offload = Offload {
+        gso,
+        gso_size: hdr.gso_size,
+        csum_partial: needs_csum,
+        csum_start: base + u32::from(hdr.csum_start),
+        csum_offset: hdr.csum_offset,
+        net_start: base + net,
+    };
+    Ok(())
+}
+
+/// The virtio-net header saying what a frame's [`Offload`] says.
+fn vnet_header_for(pkt: &Packet) -> Result<VnetHdr, &'static str> {
+    let o = pkt.meta().offload;
+    if !o.is_active() {
+        return Ok(VnetHdr::default());
+    }
+    let base = pkt.headroom() as u32;
+    let data = pkt.data();
+    let rel = |pos: u32| {
+        pos.checked_sub(base)
+            .map(|p| p as usize)
+            .filter(|&p| p < data.len())
+            .ok_or("offload positions outside the frame")
+    };
+    let mut hdr = VnetHdr::default();
+    if o.csum_partial {
+        hdr.flags = tap::VNET_F_NEEDS_CSUM;
+        hdr.csum_start = rel(o.csum_start)? as u16;
+        hdr.csum_offset = o.csum_offset;
+    }
+    if o.gso != GsoKind::None {
+        let net = rel(o.net_start)?;
+        let l4 = rel(o.csum_start)?;
+        let v6 = data[net] >> 4 == 6;
+        let (kind, l4_len) = match o.gso {
+            GsoKind::Tcp => {
+                let flags = *data.get(l4 + 13).ok_or("truncated TCP header")?;
+                let ecn = if flags & 0x80 != 0 {
+                    tap::VNET_GSO_ECN
+                } else {
+                    0
+                };
+                let kind = if v6 {
+                    tap::VNET_GSO_TCPV6
+                } else {
+                    tap::VNET_GSO_TCPV4
+                };
+                (kind | ecn, usize::from(data[l4 + 12] >> 4) * 4)
+            }
+            _ => (tap::VNET_GSO_UDP_L4, 8),
+        };
+        hdr.gso_type = kind;
+        hdr.gso_size = o.gso_size;
+        hdr.hdr_len = (l4 + l4_len).min(data.len()) as u16;
+    }
+    Ok(hdr)
+}
+
+/// Writes a run of frames to a TAP device, one frame per `write` (behind its
+/// virtio-net header, pushed into the headroom, if the device has one).
 fn write_tap_run(
     tap: &mut TapDevice,
-    run: &[Transmit],
+    run: &mut [Transmit],
     mut capture: Option<&mut Capture>,
     now: Instant,
     stats: &mut LoopStats,
 ) {
+    let vnet = tap.offloads().is_some();
     for t in run {
-        match tap.send(t.packet.data()) {
+        let result = if vnet {
+            match vnet_header_for(&t.packet) {
+                Ok(hdr) => {
+                    t.packet.push(VNET_HDR_LEN).copy_from_slice(&hdr.bytes());
+                    let r = tap.send(t.packet.data());
+                    let _ = t.packet.pull(VNET_HDR_LEN);
+                    r
+                }
+                Err(why) => {
+                    stats.offload_errors += 1;
+                    tracing::warn!(tap = tap.name(), why, "frame dropped");
+                    continue;
+                }
+            }
+        } else {
+            tap.send(t.packet.data())
+        };
+        match result {
             Ok(_) => {
                 stats.sent += 1;
                 if let Some(capture) = capture.as_deref_mut() {

@@ -1,4 +1,7 @@
-//! TAP devices (`IFF_TAP | IFF_NO_PI`): raw Ethernet frames to and from the kernel.
+//! TAP devices (`IFF_TAP | IFF_NO_PI`): raw Ethernet frames to and from the kernel;
+//! optionally with a virtio-net header in front of each frame (`IFF_VNET_HDR`) and the
+//! kernel's offloads enabled (`TUNSETOFFLOAD`), so the kernel hands over and takes 64 KB
+//! TCP/UDP segments with partial checksums instead of MTU-sized frames.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -8,17 +11,78 @@ use std::os::unix::fs::OpenOptionsExt;
 /// `_IOW('T', 202, int)`.
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 
+/// Length of the virtio-net header (`struct virtio_net_hdr`) in front of each frame.
+pub const VNET_HDR_LEN: usize = 10;
+
+/// Which offloads a TAP device asks the kernel for (`TUNSETOFFLOAD`). Any of them needs
+/// the virtio-net header, which then carries each frame's segmentation and checksum
+/// state ([`vipe_rt::gso::Offload`] in the packet's metadata).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TapOffloads {
+    /// Frames may carry partial TCP/UDP checksums (`TUN_F_CSUM`); needed by the others.
+    pub csum: bool,
+    /// TCP segmentation offload over IPv4 (`TUN_F_TSO4`) and IPv6 (`TUN_F_TSO6`), with ECN.
+    pub tso: bool,
+    /// UDP segmentation offload (`TUN_F_USO4 | TUN_F_USO6`; kernels from 6.2 on).
+    pub uso: bool,
+}
+
+impl TapOffloads {
+    /// Every offload: checksum, TSO and USO (USO dropped if the kernel lacks it).
+    pub const ALL: TapOffloads = TapOffloads {
+        csum: true,
+        tso: true,
+        uso: true,
+    };
+
+    /// Whether any offload is asked for.
+    pub fn any(&self) -> bool {
+        self.csum || self.tso || self.uso
+    }
+
+    fn flags(&self) -> libc::c_uint {
+        let mut flags = 0;
+        if self.csum || self.tso || self.uso {
+            flags |= libc::TUN_F_CSUM;
+        }
+        if self.tso {
+            flags |= libc::TUN_F_TSO4 | libc::TUN_F_TSO6 | libc::TUN_F_TSO_ECN;
+        }
+        if self.uso {
+            flags |= libc::TUN_F_USO4 | libc::TUN_F_USO6;
+        }
+        flags
+    }
+}
+
 /// An open TAP device.
 #[derive(Debug)]
 pub struct TapDevice {
     file: File,
     name: String,
+    /// The offloads in force, if the device was opened with the virtio-net header.
+    offloads: Option<TapOffloads>,
 }
 
 impl TapDevice {
     /// Opens the TAP device `name`, creating it if it does not exist (needs
     /// `CAP_NET_ADMIN`). The file descriptor is non-blocking.
     pub fn open(name: &str) -> io::Result<Self> {
+        Self::open_inner(name, None)
+    }
+
+    /// Opens (or creates) the TAP device `name` with the virtio-net header and the kernel's
+    /// `offloads` enabled: the kernel may then hand over TCP/UDP segments of up to 64 KB
+    /// with partial checksums, and takes them back the same way. Offloads the kernel does
+    /// not know (USO before 6.2) are left off; [`offloads`](Self::offloads) says which are
+    /// on. Only the Ethernet/ARP/IPv4 stack understands such frames (IPv4 segments them
+    /// before any other protocol sees them); frames a node sends without offload state go
+    /// out as ordinary frames.
+    pub fn open_with_offloads(name: &str, offloads: TapOffloads) -> io::Result<Self> {
+        Self::open_inner(name, Some(offloads))
+    }
+
+    fn open_inner(name: &str, offloads: Option<TapOffloads>) -> io::Result<Self> {
         if name.is_empty() || name.len() >= libc::IFNAMSIZ {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -35,7 +99,11 @@ impl TapDevice {
             .open("/dev/net/tun")
             .map_err(|e| io::Error::new(e.kind(), format!("opening /dev/net/tun: {e}")))?;
         let mut ifr = ifreq(name);
-        ifr.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+        let mut flags = libc::IFF_TAP | libc::IFF_NO_PI;
+        if offloads.is_some() {
+            flags |= libc::IFF_VNET_HDR;
+        }
+        ifr.ifr_ifru.ifru_flags = flags as libc::c_short;
         // SAFETY: `file` is an open /dev/net/tun descriptor and `ifr` is a fully
         // initialised `ifreq` that outlives the call; TUNSETIFF reads and writes only it.
         #[allow(unsafe_code)]
@@ -47,10 +115,50 @@ impl TapDevice {
                 format!("TUNSETIFF {name}: {e} (needs root or CAP_NET_ADMIN)"),
             ));
         }
-        Ok(TapDevice {
+        let mut tap = TapDevice {
             file,
             name: name.to_owned(),
-        })
+            offloads: None,
+        };
+        if let Some(mut wanted) = offloads {
+            if let Err(e) = tap.set_offload(wanted.flags()) {
+                if !wanted.uso {
+                    return Err(e);
+                }
+                // A kernel without USO refuses the whole request: ask again without it.
+                wanted.uso = false;
+                tap.set_offload(wanted.flags())?;
+            }
+            tap.offloads = Some(wanted);
+        }
+        Ok(tap)
+    }
+
+    fn set_offload(&self, flags: libc::c_uint) -> io::Result<()> {
+        // SAFETY: `file` is an open TAP descriptor; TUNSETOFFLOAD takes its argument by
+        // value and touches no memory of ours.
+        #[allow(unsafe_code)]
+        let rc = unsafe {
+            libc::ioctl(
+                self.file.as_raw_fd(),
+                libc::TUNSETOFFLOAD as _,
+                libc::c_ulong::from(flags),
+            )
+        };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(
+                e.kind(),
+                format!("TUNSETOFFLOAD {:#x} on {}: {e}", flags, self.name),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The offloads in force; `None` when the device has no virtio-net header (every
+    /// frame is an ordinary frame).
+    pub fn offloads(&self) -> Option<TapOffloads> {
+        self.offloads
     }
 
     /// The interface's name.
@@ -76,12 +184,13 @@ impl TapDevice {
         control_socket_ioctl(libc::SIOCSIFFLAGS, &mut ifr)
     }
 
-    /// Reads one frame into `buf`; `WouldBlock` when none is waiting.
+    /// Reads one frame into `buf` (behind its virtio-net header, if the device has one);
+    /// `WouldBlock` when none is waiting.
     pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.file.read(buf)
     }
 
-    /// Writes one frame.
+    /// Writes one frame (behind its virtio-net header, if the device has one).
     pub fn send(&mut self, frame: &[u8]) -> io::Result<usize> {
         self.file.write(frame)
     }
@@ -126,4 +235,48 @@ fn control_socket_ioctl(request: libc::c_ulong, ifr: &mut libc::ifreq) -> io::Re
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// `struct virtio_net_hdr` in the host's byte order (the legacy TAP layout).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct VnetHdr {
+    pub flags: u8,
+    pub gso_type: u8,
+    pub hdr_len: u16,
+    pub gso_size: u16,
+    pub csum_start: u16,
+    pub csum_offset: u16,
+}
+
+pub(crate) const VNET_F_NEEDS_CSUM: u8 = 1;
+pub(crate) const VNET_GSO_NONE: u8 = 0;
+pub(crate) const VNET_GSO_TCPV4: u8 = 1;
+pub(crate) const VNET_GSO_TCPV6: u8 = 4;
+pub(crate) const VNET_GSO_UDP_L4: u8 = 5;
+pub(crate) const VNET_GSO_ECN: u8 = 0x80;
+
+impl VnetHdr {
+    pub(crate) fn parse(b: &[u8]) -> Option<VnetHdr> {
+        let b: &[u8; VNET_HDR_LEN] = b.get(..VNET_HDR_LEN)?.try_into().ok()?;
+        let u = |i: usize| u16::from_ne_bytes([b[i], b[i + 1]]);
+        Some(VnetHdr {
+            flags: b[0],
+            gso_type: b[1],
+            hdr_len: u(2),
+            gso_size: u(4),
+            csum_start: u(6),
+            csum_offset: u(8),
+        })
+    }
+
+    pub(crate) fn bytes(&self) -> [u8; VNET_HDR_LEN] {
+        let mut b = [0u8; VNET_HDR_LEN];
+        b[0] = self.flags;
+        b[1] = self.gso_type;
+        b[2..4].copy_from_slice(&self.hdr_len.to_ne_bytes());
+        b[4..6].copy_from_slice(&self.gso_size.to_ne_bytes());
+        b[6..8].copy_from_slice(&self.csum_start.to_ne_bytes());
+        b[8..10].copy_from_slice(&self.csum_offset.to_ne_bytes());
+        b
+    }
 }

@@ -161,9 +161,9 @@ pub(crate) struct NodeCore {
     pub(crate) faults: Vec<Fault>,
     /// Events between the node's instances; empty between platform calls, so the inline
     /// space serves nearly every call.
-    queue: Fifo<Event, 2>,
+    queue: Fifo<Event, 1>,
     /// Packets for the platform; drained after each call.
-    transmits: Fifo<Transmit, 2>,
+    transmits: Fifo<Transmit, 1>,
     timer_seq: u64,
 }
 
@@ -202,7 +202,7 @@ impl NodeCore {
     }
 
     /// Routes `pkt`, or hands it back if the port leads nowhere.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn try_route(
         &mut self,
         from: InstanceId,

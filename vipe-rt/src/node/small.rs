@@ -8,19 +8,26 @@ use core::fmt;
 
 use smallvec::SmallVec;
 
-/// A FIFO queue holding up to `N` items inline. Between platform calls a node's queues
-/// are empty, so the inline space serves almost every event; a burst spills to the heap,
-/// and the heap buffer is given back once the queue is drained.
+/// A FIFO queue holding up to `N + 1` items inline (a first slot and `N` in the ring): a ring over slots that are all
+/// initialised (`None` when free), so pushing and popping move one item and touch no
+/// other slot. Between platform calls a node's queues are empty, so the inline space
+/// serves almost every event; a burst spills to the heap, and the heap buffer is given
+/// back once the queue is drained.
+///
+/// The oldest item sits in a slot of its own while the ring is empty: a chain of
+/// handlers each sending one packet on (the common case: one frame up or down a stack)
+/// stores and takes it there, without ring arithmetic.
 pub(crate) struct Fifo<T, const N: usize> {
-    items: SmallVec<[Option<T>; N]>,
-    head: u32,
+    /// The oldest item, when the ring holds nothing older.
+    first: Option<T>,
+    ring: Ring<T, N>,
 }
 
 impl<T, const N: usize> Default for Fifo<T, N> {
     fn default() -> Self {
         Fifo {
-            items: SmallVec::new(),
-            head: 0,
+            first: None,
+            ring: Ring::default(),
         }
     }
 }
@@ -28,38 +35,108 @@ impl<T, const N: usize> Default for Fifo<T, N> {
 impl<T, const N: usize> Fifo<T, N> {
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.items.len() - self.head as usize
+        usize::from(self.first.is_some()) + self.ring.len as usize
     }
 
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.first.is_none() && self.ring.len == 0
     }
 
     #[inline]
     pub(crate) fn push_back(&mut self, item: T) {
-        let head = self.head as usize;
-        if head >= 32 && head * 2 >= self.items.len() {
-            // A queue that never drains (handlers bouncing packets in zero time): drop
-            // the consumed front now and then so it does not grow without bound.
-            self.items.drain(..head);
-            self.head = 0;
+        if self.first.is_none() && self.ring.len == 0 {
+            self.first = Some(item);
+        } else {
+            self.ring.push_back(item);
         }
-        self.items.push(Some(item));
     }
 
     #[inline]
     pub(crate) fn pop_front(&mut self) -> Option<T> {
-        let item = self.items.get_mut(self.head as usize)?.take();
-        self.head += 1;
-        if self.head as usize == self.items.len() {
+        match self.first.take() {
+            Some(item) => Some(item),
+            None => self.ring.pop_front(),
+        }
+    }
+}
+
+/// The ring behind a [`Fifo`]'s first slot.
+struct Ring<T, const N: usize> {
+    /// The ring; its length is the capacity.
+    slots: SmallVec<[Option<T>; N]>,
+    head: u32,
+    len: u32,
+}
+
+impl<T, const N: usize> Default for Ring<T, N> {
+    fn default() -> Self {
+        Ring {
+            slots: SmallVec::new(),
+            head: 0,
+            len: 0,
+        }
+    }
+}
+
+impl<T, const N: usize> Ring<T, N> {
+    #[inline]
+    fn push_back(&mut self, item: T) {
+        if self.len as usize == self.slots.len() {
+            self.grow();
+        }
+        let mut at = self.head as usize + self.len as usize;
+        if at >= self.slots.len() {
+            at -= self.slots.len();
+        }
+        self.slots[at] = Some(item);
+        self.len += 1;
+    }
+
+    #[inline]
+    fn pop_front(&mut self) -> Option<T> {
+        if self.len == 0 {
+            return None;
+        }
+        let head = self.head as usize;
+        let item = self.slots[head].take();
+        self.len -= 1;
+        self.head = if head + 1 == self.slots.len() {
+            0
+        } else {
+            head as u32 + 1
+        };
+        if self.len == 0 {
             self.head = 0;
-            self.items.clear();
-            if self.items.spilled() {
-                self.items.shrink_to_fit();
+            if self.slots.spilled() {
+                self.release();
             }
         }
         item
+    }
+
+    /// Doubles the ring (to `N` first), keeping the order.
+    #[cold]
+    fn grow(&mut self) {
+        let capacity = (self.slots.len() * 2).max(N).max(1);
+        let mut slots: SmallVec<[Option<T>; N]> = SmallVec::with_capacity(capacity);
+        let (head, old) = (self.head as usize, self.slots.len());
+        for i in 0..self.len as usize {
+            let mut at = head + i;
+            if at >= old {
+                at -= old;
+            }
+            slots.push(self.slots[at].take());
+        }
+        slots.resize_with(capacity, || None);
+        self.slots = slots;
+        self.head = 0;
+    }
+
+    /// Gives a drained heap ring back.
+    #[cold]
+    fn release(&mut self) {
+        self.slots = SmallVec::new();
     }
 }
 
@@ -108,6 +185,16 @@ mod tests {
     use alloc::vec::Vec;
 
     #[test]
+    fn a_fifo_is_no_larger_than_the_plain_two_slot_queue_it_replaced() {
+        // The node record holds two of these; a simulator holds a million nodes. Before
+        // the first slot, a queue was a two-slot `SmallVec` and a head index.
+        type Item = (u64, alloc::boxed::Box<u8>, u64);
+        let old = core::mem::size_of::<SmallVec<[Option<Item>; 2]>>() + 8;
+        let new = core::mem::size_of::<Fifo<Item, 1>>();
+        assert!(new <= old, "{new} > {old}");
+    }
+
+    #[test]
     fn fifo_keeps_order_across_spill_and_drain() {
         let mut q: Fifo<u32, 2> = Fifo::default();
         for round in 0..3 {
@@ -119,7 +206,7 @@ mod tests {
             assert_eq!(out, (0..10).map(|i| round * 100 + i).collect::<Vec<_>>());
             assert!(q.is_empty());
             assert!(
-                !q.items.spilled(),
+                !q.ring.slots.spilled(),
                 "the heap buffer is given back when drained"
             );
         }
@@ -134,7 +221,7 @@ mod tests {
             assert_eq!(q.pop_front(), Some(i - 1));
         }
         assert_eq!(q.len(), 1);
-        assert!(q.items.len() < 100);
+        assert!(q.ring.slots.len() < 100);
     }
 
     #[test]

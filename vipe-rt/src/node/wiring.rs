@@ -90,7 +90,41 @@ impl core::error::Error for WiringError {}
 #[derive(Default)]
 struct PortWiring {
     unkeyed: Option<Peer>,
-    keyed: Option<Box<HashMap<u64, Peer, FxBuildHasher>>>,
+    keyed: Option<Box<Keyed>>,
+}
+
+/// Most keys of one port held in a list searched in order (cheaper than hashing for the
+/// handful of keys a port usually has: EtherTypes, interfaces, IP protocols).
+const FEW_KEYS: usize = 8;
+
+/// A keyed port's peers: a short list, or a hash map beyond [`FEW_KEYS`] keys.
+enum Keyed {
+    Few(SmallVec<[(u64, Peer); 2]>),
+    Many(HashMap<u64, Peer, FxBuildHasher>),
+}
+
+impl Keyed {
+    #[inline]
+    fn get(&self, key: u64) -> Option<&Peer> {
+        match self {
+            Keyed::Few(list) => list.iter().find(|(k, _)| *k == key).map(|(_, p)| p),
+            Keyed::Many(map) => map.get(&key),
+        }
+    }
+
+    fn insert(&mut self, key: u64, peer: Peer) {
+        match self {
+            Keyed::Few(list) if list.len() < FEW_KEYS => list.push((key, peer)),
+            Keyed::Few(list) => {
+                let mut map: HashMap<u64, Peer, FxBuildHasher> = list.drain(..).collect();
+                map.insert(key, peer);
+                *self = Keyed::Many(map);
+            }
+            Keyed::Many(map) => {
+                map.insert(key, peer);
+            }
+        }
+    }
 }
 
 /// The node's connection table: every instance's ports in one flat array (the first two
@@ -133,7 +167,7 @@ impl Wiring {
         let wiring = &self.ports[self.slot(instance, port)?];
         match key {
             None => wiring.unkeyed.as_ref(),
-            Some(key) => wiring.keyed.as_ref()?.get(&key),
+            Some(key) => wiring.keyed.as_ref()?.get(key),
         }
     }
 
@@ -148,8 +182,10 @@ impl Wiring {
                 Ok(())
             }
             Some(key) => {
-                let keyed = wiring.keyed.get_or_insert_with(Default::default);
-                if keyed.contains_key(&key) {
+                let keyed = wiring
+                    .keyed
+                    .get_or_insert_with(|| Box::new(Keyed::Few(SmallVec::new())));
+                if keyed.get(key).is_some() {
                     return Err(());
                 }
                 keyed.insert(key, to);
