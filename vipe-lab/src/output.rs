@@ -317,9 +317,11 @@ pub struct Manifest {
     pub command: Vec<String>,
     /// This crate's version.
     pub version: String,
-    /// `git rev-parse HEAD` of the source tree, if it is a git checkout.
+    /// The commit the binary was built from (`git rev-parse HEAD` at build time), if
+    /// built from a git checkout.
     pub git_commit: Option<String>,
-    /// Whether tracked files differed from that commit.
+    /// Whether tracked files differed from that commit (unknown once the tree has moved
+    /// to another commit).
     pub git_dirty: Option<bool>,
     /// `rustc -V` of the compiler that built the runner.
     pub rustc: String,
@@ -412,11 +414,19 @@ pub fn provenance() -> (String, Option<String>, Option<bool>, String) {
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
-    let commit = git(&["rev-parse", "HEAD"]);
-    let dirty = commit
-        .as_ref()
-        .and_then(|_| git(&["status", "--porcelain", "--untracked-files=no"]))
-        .map(|s| !s.is_empty());
+    // The commit the binary was built from; the tree's state says whether it was
+    // dirty only while the tree is still at that commit (otherwise: unknown).
+    let built = Some(env!("VIPE_LAB_BUILD_COMMIT").to_string()).filter(|c| !c.is_empty());
+    let head = git(&["rev-parse", "HEAD"]);
+    let commit = built.clone().or_else(|| head.clone());
+    let dirty = if built.is_some() && built != head {
+        None
+    } else {
+        commit
+            .as_ref()
+            .and_then(|_| git(&["status", "--porcelain", "--untracked-files=no"]))
+            .map(|s| !s.is_empty())
+    };
     (
         env!("CARGO_PKG_VERSION").to_string(),
         commit,
