@@ -19,7 +19,7 @@ use vipe_rt::{Header, Options};
 use crate::wire::Ipv4Header;
 use crate::wire::icmp::{
     self, CODE_FRAG_NEEDED, CODE_NET_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE,
-    CODE_REASSEMBLY_EXCEEDED, CODE_TTL_EXCEEDED, DEST_UNREACHABLE, TIME_EXCEEDED,
+    CODE_REASSEMBLY_EXCEEDED, CODE_TTL_EXCEEDED, DEST_UNREACHABLE, MAX_ERROR_QUOTE, TIME_EXCEEDED,
 };
 use crate::wire::ipv4::{FLAG_DF, FLAG_MF, Ipv4HeaderView, PROTO_ICMP};
 
@@ -62,6 +62,33 @@ fn prefix_mask(len: u8) -> u32 {
     }
 }
 
+/// The smallest MTU: every IPv4 link carries 68-byte datagrams (RFC 791).
+pub const MIN_MTU: usize = 68;
+/// The largest MTU an IPv4 datagram can use (its total length is 16 bits).
+pub const MAX_MTU: usize = 65535;
+
+/// Why [`Ipv4Config::set_mtu`] refused an MTU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MtuError {
+    /// No interface has this index.
+    NoSuchInterface(u8),
+    /// The MTU is outside [`MIN_MTU`]..=[`MAX_MTU`].
+    OutOfRange(usize),
+}
+
+impl core::fmt::Display for MtuError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            MtuError::NoSuchInterface(i) => write!(f, "no interface {i}"),
+            MtuError::OutOfRange(mtu) => {
+                write!(f, "MTU {mtu} is outside {MIN_MTU}..={MAX_MTU} bytes")
+            }
+        }
+    }
+}
+
+impl core::error::Error for MtuError {}
+
 /// How an IPv4 instance behaves.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ipv4Config {
@@ -101,6 +128,21 @@ impl Ipv4Config {
         }
     }
 
+    /// Sets the MTU of interface `iface` (the largest IP packet its link carries):
+    /// larger datagrams are fragmented, or answered with "fragmentation needed" (carrying
+    /// this MTU) when they forbid it.
+    pub fn set_mtu(&mut self, iface: u8, mtu: usize) -> Result<(), MtuError> {
+        if !(MIN_MTU..=MAX_MTU).contains(&mtu) {
+            return Err(MtuError::OutOfRange(mtu));
+        }
+        let entry = self
+            .interfaces
+            .get_mut(usize::from(iface))
+            .ok_or(MtuError::NoSuchInterface(iface))?;
+        entry.mtu = mtu;
+        Ok(())
+    }
+
     /// A router over `interfaces` with extra `routes`.
     pub fn router(interfaces: Vec<Interface>, routes: Vec<Route>) -> Self {
         Ipv4Config {
@@ -119,7 +161,8 @@ impl Ipv4Config {
 struct Reassembly {
     /// Header of the first fragment (offset 0), once it arrived.
     first_header: Option<Ipv4Header>,
-    /// The first fragment's bytes up to its header plus 8, for an ICMP error on timeout.
+    /// The first fragment's leading bytes (as many as an ICMP error quotes), for the
+    /// error on timeout.
     first_quote: Vec<u8>,
     /// Payload pieces by byte offset.
     pieces: BTreeMap<usize, Vec<u8>>,
@@ -196,7 +239,16 @@ impl Ipv4 {
     }
 
     /// Sends `pkt` (a whole IP datagram) out of `route`, fragmenting it to the MTU.
-    fn transmit(&mut self, cx: &mut Cx<Self>, mut pkt: Packet, dst: Ipv4Addr, route: Route) {
+    /// `arrived_on` is the interface a forwarded datagram came in on: a "fragmentation
+    /// needed" error leaves by it, from its address (RFC 1812 §4.3.2.4).
+    fn transmit(
+        &mut self,
+        cx: &mut Cx<Self>,
+        mut pkt: Packet,
+        dst: Ipv4Addr,
+        route: Route,
+        arrived_on: Option<u8>,
+    ) {
         let Some(iface) = self
             .config
             .interfaces
@@ -220,18 +272,20 @@ impl Ipv4 {
             Err(e) => return cx.drop_packet(pkt, e.reason()),
         };
         if header.flags() & FLAG_DF != 0 {
-            let (src_iface, quote_len) = (route.iface, header.header_len());
+            let quote_len = header.header_len();
             let mut rest = [0u8; 4];
             rest[2..].copy_from_slice(&(iface.mtu.min(0xffff) as u16).to_be_bytes());
-            self.send_error(
-                cx,
-                &pkt,
-                quote_len,
-                DEST_UNREACHABLE,
-                CODE_FRAG_NEEDED,
-                rest,
-                src_iface,
-            );
+            if let Some(arrived_on) = arrived_on {
+                self.send_error(
+                    cx,
+                    &pkt,
+                    quote_len,
+                    DEST_UNREACHABLE,
+                    CODE_FRAG_NEEDED,
+                    rest,
+                    arrived_on,
+                );
+            }
             return cx.drop_packet(pkt, "fragmentation needed but DF set");
         }
         let original = header.to_owned();
@@ -289,13 +343,14 @@ impl Ipv4 {
     ) {
         if let Ok(view) = Ipv4HeaderView::parse(original.data()) {
             let header = view.to_owned();
-            let quote = &original.data()[..original.len().min(header_len + 8)];
+            let quote = &original.data()[..original.len().min(MAX_ERROR_QUOTE.max(header_len + 8))];
             self.send_error_about(cx, &header, quote, icmp_type, code, rest, iface);
         }
     }
 
-    /// Sends an ICMP error quoting `quote` (the original's header and first 8 payload
-    /// bytes) to the original's source. No error about an error, a non-first fragment, or
+    /// Sends an ICMP error quoting `quote` (the original's leading bytes, at most
+    /// [`MAX_ERROR_QUOTE`]) to the original's source, from the address of interface
+    /// `iface`. No error about an error, a non-first fragment, or
     /// a datagram from or to a broadcast or multicast address (RFC 1812 §4.3.2.7).
     #[allow(clippy::too_many_arguments)]
     fn send_error_about(
@@ -371,7 +426,7 @@ impl Ipv4 {
             return self.deliver(cx, pkt, 0);
         }
         match self.route(dst) {
-            Some(route) => self.transmit(cx, pkt, dst, route),
+            Some(route) => self.transmit(cx, pkt, dst, route, None),
             None => cx.drop_packet(pkt, "no route to destination"),
         }
     }
@@ -447,7 +502,7 @@ impl Ipv4 {
         self.reassembly_bytes += data.len();
         if offset == 0 {
             entry.first_header = Some(view.to_owned());
-            let quote = pkt.len().min(view.header_len() + 8);
+            let quote = pkt.len().min(MAX_ERROR_QUOTE.max(view.header_len() + 8));
             entry.first_quote = pkt.data()[..quote].to_vec();
         }
         if !more {
@@ -596,7 +651,7 @@ impl Ipv4 {
             Err(e) => return cx.drop_packet(pkt, e.reason()),
         }
         cx.count("datagrams forwarded");
-        self.transmit(cx, pkt, dst, route);
+        self.transmit(cx, pkt, dst, route, Some(iface));
     }
 
     /// A payload from upper protocol number `protocol`, to `meta().dst`.
