@@ -34,9 +34,9 @@ def tail_ident(s):
     """The identifier a v0-mangled symbol ends with (`...<len><ident>`), and the rest."""
     for k in range(1, len(s)):
         ident, before = s[-k:], s[:-k]
-        digits = re.search(r"(\d+)$", before)
-        if digits and int(digits.group(1)) == k and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", ident):
-            return ident, before[: -len(digits.group(1))]
+        # The length's digits may follow an identifier ending in digits (`4Ipv410...`).
+        if before.endswith(str(k)) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", ident):
+            return ident, before[: -len(str(k))]
     return None, s
 
 
@@ -77,11 +77,18 @@ def main():
     print(f"| file | function | lines | covered |")
     print(f"|---|---|---|---|")
     current = None
+    held = None  # a name too long for its column: its numbers are on the next line
     for line in out.splitlines():
         if line.startswith("File '"):
             current = os.path.relpath(line.split("'")[1], root)
             continue
         cols = line.split()
+        if len(cols) == 1 and cols[0].startswith("_"):
+            held = cols[0]
+            continue
+        if held and cols and not cols[0].startswith("_"):
+            cols = [held] + cols
+        held = None
         # Name Regions Miss Cover Lines Miss Cover Branches Miss Cover
         if current and len(cols) >= 7 and cols[0].startswith("_"):
             short = demangle(cols[0])
