@@ -191,3 +191,22 @@ fn pinghost_binary_waits_for_its_link_then_pings_the_kernel() {
         "nothing written before the link was up: {stderr}"
     );
 }
+
+#[test]
+fn a_taps_state_is_read_in_the_namespace_it_was_moved_to() {
+    if skip_unless_root() {
+        return;
+    }
+    let id = std::process::id() % 10000;
+    let ns = Netns::new(&format!("vipe-up-{id}"));
+    let name = format!("vup{id}");
+    let tap = vipe_platforms::linux::TapDevice::open(&name).unwrap();
+    assert!(!tap.is_up().unwrap(), "a new TAP is down");
+    sh(&["ip", "link", "set", &name, "netns", &ns.0]);
+    assert!(!tap.is_up().unwrap(), "still down in its new namespace");
+    ns.run(&["ip", "link", "set", &name, "up"]);
+    assert!(tap.is_up().unwrap(), "up in the namespace it is in");
+    assert!(tap.wait_until_up(Duration::from_millis(10)).unwrap());
+    ns.run(&["ip", "link", "set", &name, "down"]);
+    assert!(!tap.wait_until_up(Duration::from_millis(60)).unwrap());
+}
