@@ -1,6 +1,39 @@
-//! Summary statistics for experiment reports.
+//! Summary statistics for experiment reports, and the drop lines of an exit report.
 
-use vipe_rt::Duration;
+use std::collections::BTreeMap;
+
+use vipe_rt::{Duration, Node};
+
+/// The drops of `node` for an exit report: one line per (protocol, reason), most
+/// frequent first, `"<protocol>: <reason>: <count>"`. The protocol is the dropping
+/// instance's protocol name, with its label when it has its own (`"arp (arp1)"` for a
+/// router's second interface); drops the node made itself (no instance) say `node`.
+pub fn drop_lines(node: &Node) -> Vec<String> {
+    let names: BTreeMap<_, _> = node
+        .instances()
+        .map(|(id, label, descriptor, _)| {
+            let name = if label == descriptor.name {
+                descriptor.name.to_owned()
+            } else {
+                format!("{} ({label})", descriptor.name)
+            };
+            (id, name)
+        })
+        .collect();
+    let mut lines: BTreeMap<(String, &str), u64> = BTreeMap::new();
+    for ((instance, reason), n) in &node.stats().drops {
+        let who = instance
+            .and_then(|i| names.get(&i).cloned())
+            .unwrap_or_else(|| "node".to_owned());
+        *lines.entry((who, reason)).or_insert(0) += n;
+    }
+    let mut lines: Vec<_> = lines.into_iter().collect();
+    lines.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    lines
+        .into_iter()
+        .map(|((who, reason), n)| format!("{who}: {reason}: {n}"))
+        .collect()
+}
 
 /// Min, mean, percentiles and max of a set of durations.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -44,6 +77,45 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use vipe_rt::prelude::*;
+
+    #[protocol(name = "dropper")]
+    struct Dropper;
+
+    #[protocol]
+    impl Dropper {
+        #[on_packet(port = "any")]
+        fn any(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
+            let reason = if pkt.len() > 1 { "long" } else { "short" };
+            cx.drop_packet(pkt, reason);
+        }
+    }
+
+    #[test]
+    fn drop_lines_say_which_protocol_dropped_what_and_how_often() {
+        let mut node = Node::new(NodeId(0));
+        let a = node.add(Dropper);
+        let b = node.add_named(Dropper, "second");
+        let (da, db) = (
+            node.add_device("a", DeviceKind::Frame),
+            node.add_device("b", DeviceKind::Frame),
+        );
+        node.attach(da, a.port(DropperPort::Any)).unwrap();
+        node.attach(db, b.port(DropperPort::Any)).unwrap();
+        node.start(Instant::ZERO);
+        for (dev, data) in [(da, &b"xx"[..]), (da, b"xx"), (da, b"x"), (db, b"xx")] {
+            node.handle_input(Instant::ZERO, dev, Packet::from_slice(data));
+        }
+        assert_eq!(
+            drop_lines(&node),
+            [
+                "dropper: long: 2",
+                "dropper: short: 1",
+                "dropper (second): long: 1"
+            ]
+        );
+    }
 
     #[test]
     fn percentiles_use_nearest_rank() {

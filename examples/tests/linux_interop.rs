@@ -23,7 +23,7 @@ use vipe_protocols::udp::UdpPort;
 use vipe_rt::prelude::*;
 
 mod support;
-use support::{Netns, is_root, sh};
+use support::{Netns, is_root, kernel_side, sh};
 
 const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 const VIPE: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
@@ -101,27 +101,6 @@ fn ping_sizes(platform: &mut LinuxPlatform, ns: &Netns, addr: &str, sizes: &[usi
         assert!(
             out.contains("2 received") && out.contains(&format!("{} bytes from {addr}", size + 8)),
             "{size}-byte pings: {out}"
-        );
-    }
-}
-
-/// Moves `tap` into `ns` with `addr`, up, with a default route via `gateway` if given.
-fn kernel_side(ns: &Netns, tap: &str, addr: &str, gateway: Option<&str>) {
-    sh(&["ip", "link", "set", tap, "netns", &ns.0]);
-    let mut cmds = vec![
-        vec!["ip", "addr", "add", addr, "dev", tap],
-        vec!["ip", "link", "set", tap, "up"],
-        vec!["ip", "link", "set", "lo", "up"],
-    ];
-    if let Some(gw) = gateway {
-        cmds.push(vec!["ip", "route", "add", "default", "via", gw]);
-    }
-    for cmd in cmds {
-        let out = ns.exec(&cmd).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
         );
     }
 }

@@ -1,6 +1,8 @@
 //! ARP (RFC 826) for IPv4 over Ethernet: answers for its own addresses, resolves next
-//! hops for IPv4 with a cache whose entries expire, retries requests, holds a bounded
-//! queue of packets per unresolved address, and announces itself with gratuitous ARP.
+//! hops for IPv4 with a bounded cache whose entries expire (the least recently learned
+//! entry is evicted when it is full), retries requests, holds packets for unresolved
+//! addresses in queues bounded by bytes (per neighbour and in total), and announces
+//! itself with gratuitous ARP.
 //!
 //! It sits between IPv4 and Ethernet: IPv4 packets come down on `ip` with
 //! `meta().next_hop` set and leave on `link` with `meta().link_dst` set; IPv4 frames from
@@ -29,14 +31,22 @@ pub struct ArpConfig {
     pub retry_interval: Duration,
     /// Requests sent before giving up on an address.
     pub max_requests: u8,
-    /// Packets held per unresolved address; more are dropped.
-    pub queue_limit: usize,
+    /// Bytes of packets held per unresolved address; a packet beyond it is dropped
+    /// (`"arp queue full"`). Enough for a whole 65,535-byte datagram in fragments.
+    pub queue_bytes: usize,
+    /// Bytes of packets held for all unresolved addresses together; a packet beyond it
+    /// is dropped (`"arp queues full"`).
+    pub total_queue_bytes: usize,
+    /// Most cache entries; learning one more evicts the least recently learned entry
+    /// (counted as `"arp cache evictions"`).
+    pub cache_limit: usize,
     /// Send a gratuitous ARP for each address at start.
     pub announce: bool,
 }
 
 impl ArpConfig {
-    /// Defaults: 60 s entries, 1 s between 3 requests, 16 queued packets, announce.
+    /// Defaults: 60 s entries, 1 s between 3 requests, 96 KiB queued per unresolved
+    /// address and 1 MiB in all, 1024 cache entries, announce.
     pub fn new(mac: [u8; 6], addrs: Vec<Ipv4Addr>) -> Self {
         ArpConfig {
             mac,
@@ -44,7 +54,9 @@ impl ArpConfig {
             entry_lifetime: Duration::from_secs(60),
             retry_interval: Duration::from_secs(1),
             max_requests: 3,
-            queue_limit: 16,
+            queue_bytes: 96 * 1024,
+            total_queue_bytes: 1024 * 1024,
+            cache_limit: 1024,
             announce: true,
         }
     }
@@ -54,11 +66,15 @@ impl ArpConfig {
 struct Entry {
     mac: [u8; 6],
     expires: Instant,
+    /// When it was learned, in learning order (the key of `Arp::order`).
+    learned: u64,
 }
 
 #[derive(Debug, Default)]
 struct Pending {
     queue: VecDeque<Packet>,
+    /// Bytes of the packets in `queue`.
+    bytes: usize,
     requests: u8,
 }
 
@@ -68,7 +84,13 @@ struct Pending {
 pub struct Arp {
     config: ArpConfig,
     cache: BTreeMap<u32, Entry>,
+    /// Cache keys by learning order, oldest first (for eviction).
+    order: BTreeMap<u64, u32>,
+    /// Learnings so far: the next entry's `learned`.
+    learnings: u64,
     pending: BTreeMap<u32, Pending>,
+    /// Bytes queued for all unresolved addresses.
+    queued_bytes: usize,
 }
 
 impl Arp {
@@ -77,7 +99,10 @@ impl Arp {
         Arp {
             config,
             cache: BTreeMap::new(),
+            order: BTreeMap::new(),
+            learnings: 0,
             pending: BTreeMap::new(),
+            queued_bytes: 0,
         }
     }
 
@@ -94,20 +119,42 @@ impl Arp {
         self.cache.len()
     }
 
+    /// Bytes of packets waiting for addresses to resolve.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// Addresses being resolved.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
     fn owns(&self, ip: [u8; 4]) -> bool {
         self.config.addrs.contains(&Ipv4Addr::from(ip))
     }
 
     fn learn(&mut self, cx: &mut Cx<Self>, ip: [u8; 4], mac: [u8; 6]) {
         let key = u32::from_be_bytes(ip);
-        self.cache.insert(
-            key,
-            Entry {
-                mac,
-                expires: cx.now() + self.config.entry_lifetime,
-            },
-        );
+        let learned = self.learnings;
+        self.learnings += 1;
+        let entry = Entry {
+            mac,
+            expires: cx.now() + self.config.entry_lifetime,
+            learned,
+        };
+        if let Some(old) = self.cache.insert(key, entry) {
+            self.order.remove(&old.learned);
+        }
+        self.order.insert(learned, key);
+        while self.cache.len() > self.config.cache_limit.max(1) {
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
+            self.cache.remove(&oldest);
+            cx.count("arp cache evictions");
+        }
         if let Some(pending) = self.pending.remove(&key) {
+            self.queued_bytes -= pending.bytes;
             cx.cancel_timer(&ArpTimer::Retry(key));
             for mut pkt in pending.queue {
                 pkt.meta_mut().link_dst = Some(mac);
@@ -217,12 +264,19 @@ impl Arp {
             return cx.send(ArpPort::Link, pkt);
         }
         let key = u32::from(next_hop);
-        let limit = self.config.queue_limit;
-        let pending = self.pending.entry(key).or_default();
-        if pending.queue.len() >= limit {
+        let len = pkt.len();
+        if self.queued_bytes + len > self.config.total_queue_bytes {
+            return cx.drop_packet(pkt, "arp queues full");
+        }
+        let limit = self.config.queue_bytes;
+        let queued = self.pending.get(&key).map_or(0, |p| p.bytes);
+        if queued + len > limit {
             return cx.drop_packet(pkt, "arp queue full");
         }
+        let pending = self.pending.entry(key).or_default();
         pending.queue.push_back(pkt);
+        pending.bytes += len;
+        self.queued_bytes += len;
         if pending.requests == 0 {
             pending.requests = 1;
             self.request(cx, key);
@@ -237,12 +291,11 @@ impl Arp {
             return;
         };
         if pending.requests >= max {
-            let dropped = self
-                .pending
-                .remove(&target)
-                .map(|p| p.queue)
-                .unwrap_or_default();
-            for pkt in dropped {
+            let Some(dropped) = self.pending.remove(&target) else {
+                return;
+            };
+            self.queued_bytes -= dropped.bytes;
+            for pkt in dropped.queue {
                 cx.drop_packet(pkt, "arp unresolved");
             }
             return;
@@ -255,6 +308,13 @@ impl Arp {
     #[on_timer]
     fn sweep(&mut self, cx: &mut Cx<Self>) {
         let now = cx.now();
-        self.cache.retain(|_, e| e.expires > now);
+        let order = &mut self.order;
+        self.cache.retain(|_, e| {
+            let fresh = e.expires > now;
+            if !fresh {
+                order.remove(&e.learned);
+            }
+            fresh
+        });
     }
 }

@@ -20,7 +20,7 @@ use vipe_rt::{Header, Options, gso};
 use crate::wire::Ipv4Header;
 use crate::wire::icmp::{
     self, CODE_FRAG_NEEDED, CODE_NET_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE,
-    CODE_REASSEMBLY_EXCEEDED, CODE_TTL_EXCEEDED, DEST_UNREACHABLE, TIME_EXCEEDED,
+    CODE_REASSEMBLY_EXCEEDED, CODE_TTL_EXCEEDED, DEST_UNREACHABLE, MAX_ERROR_QUOTE, TIME_EXCEEDED,
 };
 use crate::wire::ipv4::{FLAG_DF, FLAG_MF, Ipv4HeaderView, PROTO_ICMP};
 use reassembly::{FragmentKey, Insert, Reassembler, ReassemblyConfig};
@@ -56,6 +56,33 @@ fn prefix_mask(len: u8) -> u32 {
         u32::MAX << (32 - u32::from(len.min(32)))
     }
 }
+
+/// The smallest MTU: every IPv4 link carries 68-byte datagrams (RFC 791).
+pub const MIN_MTU: usize = 68;
+/// The largest MTU an IPv4 datagram can use (its total length is 16 bits).
+pub const MAX_MTU: usize = 65535;
+
+/// Why [`Ipv4Config::set_mtu`] refused an MTU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MtuError {
+    /// No interface has this index.
+    NoSuchInterface(u8),
+    /// The MTU is outside [`MIN_MTU`]..=[`MAX_MTU`].
+    OutOfRange(usize),
+}
+
+impl core::fmt::Display for MtuError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            MtuError::NoSuchInterface(i) => write!(f, "no interface {i}"),
+            MtuError::OutOfRange(mtu) => {
+                write!(f, "MTU {mtu} is outside {MIN_MTU}..={MAX_MTU} bytes")
+            }
+        }
+    }
+}
+
+impl core::error::Error for MtuError {}
 
 /// How an IPv4 instance behaves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +121,21 @@ impl Ipv4Config {
             reassembly_timeout: Duration::from_secs(30),
             reassembly_limit: 256 * 1024,
         }
+    }
+
+    /// Sets the MTU of interface `iface` (the largest IP packet its link carries):
+    /// larger datagrams are fragmented, or answered with "fragmentation needed" (carrying
+    /// this MTU) when they forbid it.
+    pub fn set_mtu(&mut self, iface: u8, mtu: usize) -> Result<(), MtuError> {
+        if !(MIN_MTU..=MAX_MTU).contains(&mtu) {
+            return Err(MtuError::OutOfRange(mtu));
+        }
+        let entry = self
+            .interfaces
+            .get_mut(usize::from(iface))
+            .ok_or(MtuError::NoSuchInterface(iface))?;
+        entry.mtu = mtu;
+        Ok(())
     }
 
     /// A router over `interfaces` with extra `routes`.
@@ -213,7 +255,16 @@ impl Ipv4 {
     }
 
     /// Sends `pkt` (a whole IP datagram) out of `route`, fragmenting it to the MTU.
-    fn transmit(&mut self, cx: &mut Cx<Self>, mut pkt: Packet, dst: Ipv4Addr, route: Route) {
+    /// `arrived_on` is the interface a forwarded datagram came in on: a "fragmentation
+    /// needed" error leaves by it, from its address (RFC 1812 §4.3.2.4).
+    fn transmit(
+        &mut self,
+        cx: &mut Cx<Self>,
+        mut pkt: Packet,
+        dst: Ipv4Addr,
+        route: Route,
+        arrived_on: Option<u8>,
+    ) {
         let Some(iface) = self
             .config
             .interfaces
@@ -230,7 +281,7 @@ impl Ipv4 {
         };
         pkt.meta_mut().next_hop = Some(IpAddr::V4(next_hop));
         if pkt.meta().offload.is_active() {
-            return self.transmit_offloaded(cx, pkt, dst, route, iface.mtu);
+            return self.transmit_offloaded(cx, pkt, dst, route, iface.mtu, arrived_on);
         }
         if pkt.len() <= iface.mtu {
             return cx.send(Ipv4Port::Lower(route.iface), pkt);
@@ -240,18 +291,20 @@ impl Ipv4 {
             Err(e) => return cx.drop_packet(pkt, e.reason()),
         };
         if header.flags() & FLAG_DF != 0 {
-            let (src_iface, quote_len) = (route.iface, header.header_len());
+            let quote_len = header.header_len();
             let mut rest = [0u8; 4];
             rest[2..].copy_from_slice(&(iface.mtu.min(0xffff) as u16).to_be_bytes());
-            self.send_error(
-                cx,
-                &pkt,
-                quote_len,
-                DEST_UNREACHABLE,
-                CODE_FRAG_NEEDED,
-                rest,
-                src_iface,
-            );
+            if let Some(arrived_on) = arrived_on {
+                self.send_error(
+                    cx,
+                    &pkt,
+                    quote_len,
+                    DEST_UNREACHABLE,
+                    CODE_FRAG_NEEDED,
+                    rest,
+                    arrived_on,
+                );
+            }
             return cx.drop_packet(pkt, "fragmentation needed but DF set");
         }
         let original = header.to_owned();
@@ -309,13 +362,14 @@ impl Ipv4 {
     ) {
         if let Ok(view) = Ipv4HeaderView::parse(original.data()) {
             let header = view.to_owned();
-            let quote = &original.data()[..original.len().min(header_len + 8)];
+            let quote = &original.data()[..original.len().min(MAX_ERROR_QUOTE.max(header_len + 8))];
             self.send_error_about(cx, &header, quote, icmp_type, code, rest, iface);
         }
     }
 
-    /// Sends an ICMP error quoting `quote` (the original's header and first 8 payload
-    /// bytes) to the original's source. No error about an error, a non-first fragment, or
+    /// Sends an ICMP error quoting `quote` (the original's leading bytes, at most
+    /// [`MAX_ERROR_QUOTE`]) to the original's source, from the address of interface
+    /// `iface`. No error about an error, a non-first fragment, or
     /// a datagram from or to a broadcast or multicast address (RFC 1812 §4.3.2.7).
     #[allow(clippy::too_many_arguments)]
     fn send_error_about(
@@ -391,7 +445,7 @@ impl Ipv4 {
             return self.deliver(cx, pkt, 0);
         }
         match self.route(dst) {
-            Some(route) => self.transmit(cx, pkt, dst, route),
+            Some(route) => self.transmit(cx, pkt, dst, route, None),
             None => cx.drop_packet(pkt, "no route to destination"),
         }
     }
@@ -509,6 +563,7 @@ impl Ipv4 {
         dst: Ipv4Addr,
         route: Route,
         mtu: usize,
+        arrived_on: Option<u8>,
     ) {
         let whole = match gso::segment_len(&pkt) {
             Ok(len) => {
@@ -526,7 +581,7 @@ impl Ipv4 {
         }
         cx.count("offloaded datagrams segmented");
         for segment in segments {
-            self.transmit(cx, segment, dst, route);
+            self.transmit(cx, segment, dst, route, arrived_on);
         }
     }
 }
@@ -635,7 +690,7 @@ impl Ipv4 {
         header[10..12]
             .copy_from_slice(&vipe_rt::checksum::update(checksum, old, new).to_be_bytes());
         cx.count("datagrams forwarded");
-        self.transmit(cx, pkt, dst, route);
+        self.transmit(cx, pkt, dst, route, Some(iface));
     }
 
     /// A payload from upper protocol number `protocol`, to `meta().dst`.

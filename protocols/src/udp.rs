@@ -123,8 +123,8 @@ impl Udp {
     /// An ICMP error about one of our datagrams: to the application that sent it.
     #[on_packet(port = "icmp")]
     fn rx_icmp(&mut self, cx: &mut Cx<Self>, mut pkt: Packet) {
-        let quoted = &pkt.data()[IcmpHeader::LEN..];
         // The quoted IP header's length, then the quoted UDP source port (our port).
+        let quoted = pkt.data().get(IcmpHeader::LEN..).unwrap_or_default();
         let Some(header_len) = quoted.first().map(|b| usize::from(b & 0x0f) * 4) else {
             return cx.drop_packet(pkt, "ICMP error quotes too little");
         };

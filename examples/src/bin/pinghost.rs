@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use vipe_examples::platform::{self, HostRole, PlatformOptions};
-use vipe_examples::stats::Summary;
+use vipe_examples::stats::{Summary, drop_lines};
 use vipe_protocols::apps::{PingOutcome, Pinger, PingerConfig, PingerPort, UdpEcho, UdpEchoPort};
 use vipe_protocols::icmp::IcmpPort;
 use vipe_protocols::ipv4::Interface;
@@ -153,6 +153,10 @@ fn main() -> ExitCode {
         );
     } else {
         println!("  no replies");
+    }
+    println!("  dropped {} packets", node.stats().total_drops());
+    for line in drop_lines(&node) {
+        println!("    {line}");
     }
     ExitCode::SUCCESS
 }

@@ -9,9 +9,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use vipe_examples::platform::{self, HostRole, PlatformOptions};
+use vipe_examples::stats::drop_lines;
 use vipe_protocols::apps::{Pinger, PingerConfig, PingerPort};
 use vipe_protocols::icmp::IcmpPort;
-use vipe_protocols::ipv4::Interface;
+use vipe_protocols::ipv4::{Interface, Ipv4Config};
 use vipe_protocols::stack;
 use vipe_rt::prelude::*;
 
@@ -38,6 +39,41 @@ struct Args {
     /// are forwarded whole.
     #[arg(long)]
     offload: bool,
+    /// An interface's MTU, as `IFACE=BYTES` (68 to 65535); IFACE is its TAP device's
+    /// name, or `0`/`left` and `1`/`right`. Repeatable; the default is 1500.
+    #[arg(long, value_name = "IFACE=BYTES")]
+    mtu: Vec<String>,
+}
+
+/// Applies the `--mtu IFACE=BYTES` settings to `interfaces` (through the IPv4
+/// configuration, which checks them); `taps` names the interfaces on Linux.
+fn apply_mtus(
+    specs: &[String],
+    taps: &[String],
+    interfaces: &mut [Interface],
+) -> Result<(), String> {
+    let mut config = Ipv4Config::router(interfaces.to_vec(), vec![]);
+    for spec in specs {
+        let (iface, bytes) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("--mtu {spec}: expected IFACE=BYTES"))?;
+        let index = match iface {
+            "0" | "left" => 0,
+            "1" | "right" => 1,
+            name => taps
+                .iter()
+                .position(|t| t == name)
+                .ok_or_else(|| format!("--mtu {spec}: no interface {name:?} (the TAP devices are {taps:?}, or use left/right)"))?,
+        };
+        let mtu: usize = bytes
+            .parse()
+            .map_err(|e| format!("--mtu {spec}: {bytes:?} is not a number of bytes: {e}"))?;
+        config
+            .set_mtu(index as u8, mtu)
+            .map_err(|e| format!("--mtu {spec}: {e}"))?;
+    }
+    interfaces.copy_from_slice(&config.interfaces);
+    Ok(())
 }
 
 fn host_on(router: Ipv4Addr, peer: Ipv4Addr, n: u8) -> HostRole {
@@ -64,7 +100,7 @@ fn main() -> ExitCode {
         seed: 1,
         offload: args.offload,
     };
-    let interfaces = [
+    let mut interfaces = [
         Interface {
             addr: args.left,
             prefix_len: 24,
@@ -76,6 +112,10 @@ fn main() -> ExitCode {
             mtu: 1500,
         },
     ];
+    if let Err(e) = apply_mtus(&args.mtu, &args.tap, &mut interfaces) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let right_host = host_on(args.right, Ipv4Addr::UNSPECIFIED, 2).addr;
     let hosts = [
         host_on(args.left, right_host, 1),
@@ -123,10 +163,12 @@ fn main() -> ExitCode {
     };
     let count = |name: &str| router.stats().counter_total(name);
     println!(
-        "router on {}: {} ↔ {}",
+        "router on {}: {} (MTU {}) ↔ {} (MTU {})",
         platform::PLATFORM,
         args.left,
-        args.right
+        interfaces[0].mtu,
+        args.right,
+        interfaces[1].mtu
     );
     println!(
         "  forwarded {} datagrams, sent {} ICMP errors, {} fragments, segmented {} offloaded datagrams",
@@ -135,13 +177,11 @@ fn main() -> ExitCode {
         count("fragments sent"),
         count("offloaded datagrams segmented")
     );
-    let drops: Vec<String> = router
-        .stats()
-        .drops
-        .iter()
-        .map(|((_, r), n)| format!("{r}: {n}"))
-        .collect();
-    println!("  dropped [{}]", drops.join(", "));
+    let drops = drop_lines(&router);
+    println!("  dropped {} packets", router.stats().total_drops());
+    for line in drops {
+        println!("    {line}");
+    }
     for (i, (node, pinger)) in hosts.iter().enumerate() {
         let p = node.protocol(*pinger).expect("pinger");
         println!(

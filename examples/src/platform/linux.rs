@@ -7,6 +7,32 @@ use vipe_rt::prelude::*;
 
 use super::{HostRole, PlatformOptions};
 
+/// How long a TAP device may take to come up before the example gives up.
+const LINK_UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits until `tap` is up, so the node's first frames (ARP announcements, the first
+/// ping) are not refused by the kernel (`EIO`) while whoever set the device up — a
+/// script, a test, the user in another shell — has not finished yet.
+fn wait_for_link(tap: &TapDevice) -> Result<(), String> {
+    let name = tap.name();
+    let up = |t: &TapDevice| {
+        t.is_up()
+            .map_err(|e| format!("TAP {name}: reading its state: {e}"))
+    };
+    if up(tap)? {
+        return Ok(());
+    }
+    eprintln!("waiting for TAP {name} to be up (ip link set {name} up)");
+    match tap.wait_until_up(LINK_UP_TIMEOUT) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!(
+            "TAP {name} is not up after {} s: bring it up with `ip link set {name} up` (in its namespace)",
+            LINK_UP_TIMEOUT.as_secs()
+        )),
+        Err(e) => Err(format!("TAP {name}: reading its state: {e}")),
+    }
+}
+
 fn open_taps(
     options: &PlatformOptions,
     node: &mut Node,
@@ -30,7 +56,14 @@ fn open_taps(
             .map_err(|e| format!("TAP {name}: {e}"))?;
             Ok((node.add_device(name, DeviceKind::Frame), tap))
         })
-        .collect()
+        .collect::<Result<Vec<_>, String>>()
+        .and_then(|taps| {
+            // Every device is open (and exists) before waiting, so each can be set up.
+            for (_, tap) in &taps {
+                wait_for_link(tap)?;
+            }
+            Ok(taps)
+        })
 }
 
 fn run(

@@ -1,5 +1,6 @@
 //! What the Linux interop tests share: root detection, running a command that must
-//! succeed, and network namespaces that are deleted when dropped.
+//! succeed, network namespaces that are deleted when dropped, and putting a TAP device
+//! into one as the kernel's side of a link.
 #![allow(dead_code)] // each test file uses part of it
 
 use std::process::Command;
@@ -63,5 +64,26 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+/// Moves `tap` into `ns` with `addr`, up, with a default route via `gateway` if given.
+pub fn kernel_side(ns: &Netns, tap: &str, addr: &str, gateway: Option<&str>) {
+    sh(&["ip", "link", "set", tap, "netns", &ns.0]);
+    let mut cmds = vec![
+        vec!["ip", "addr", "add", addr, "dev", tap],
+        vec!["ip", "link", "set", tap, "up"],
+        vec!["ip", "link", "set", "lo", "up"],
+    ];
+    if let Some(gw) = gateway {
+        cmds.push(vec!["ip", "route", "add", "default", "via", gw]);
+    }
+    for cmd in cmds {
+        let out = ns.exec(&cmd).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

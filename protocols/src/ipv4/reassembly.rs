@@ -249,7 +249,10 @@ impl<T: Copy> Reassembler<T> {
         self.bytes += data.len();
         if offset == 0 {
             entry.first_header = Some(view.to_owned());
-            let quote = datagram.len().min(view.header_len() + 8);
+            // As much as an ICMP error quotes (RFC 1812 §4.3.2.3: up to 576 bytes in all).
+            let quote = datagram
+                .len()
+                .min(crate::wire::icmp::MAX_ERROR_QUOTE.max(view.header_len() + 8));
             entry.first_quote = datagram[..quote].to_vec();
         }
         if !more {

@@ -49,9 +49,16 @@ pub fn is_error(icmp_type: u8) -> bool {
     )
 }
 
+/// Most bytes of the offending datagram an ICMP error quotes: as much as keeps the error
+/// within 576 bytes (RFC 1812 §4.3.2.3) behind a 20-byte IP header and the 8-byte ICMP
+/// header.
+pub const MAX_ERROR_QUOTE: usize = 576 - 20 - 8;
+
 /// Writes an ICMP error message into `pkt` (which should be empty): the header, then the
-/// quoted original datagram — its IP header and the first 8 bytes of its payload
-/// (RFC 792). `ip_header_len` is the original's header length.
+/// quoted original datagram — as much of it as fits in a 576-byte error
+/// ([`MAX_ERROR_QUOTE`], RFC 1812 §4.3.2.3), and at least its IP header and the first 8
+/// bytes of its payload (RFC 792) when it has them. `ip_header_len` is the original's
+/// header length.
 pub fn write_error(
     pkt: &mut vipe_rt::Packet,
     icmp_type: u8,
@@ -60,7 +67,7 @@ pub fn write_error(
     original: &[u8],
     ip_header_len: usize,
 ) -> Result<(), vipe_rt::HeaderError> {
-    let quote = original.len().min(ip_header_len + 8);
+    let quote = original.len().min(MAX_ERROR_QUOTE.max(ip_header_len + 8));
     pkt.put_slice(&original[..quote]);
     IcmpHeader {
         icmp_type,

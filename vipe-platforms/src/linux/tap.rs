@@ -5,11 +5,15 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 
 /// `_IOW('T', 202, int)`.
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+/// `_IOR('T', 210, unsigned int)`: the device's current name and TUN flags.
+const TUNGETIFF: libc::c_ulong = 0x8004_54d2;
+/// `_IO('T', 227)`: a descriptor of the network namespace the device is in (Linux 5.2+).
+const TUNGETDEVNETNS: libc::c_ulong = 0x54e3;
 
 /// Length of the virtio-net header (`struct virtio_net_hdr`) in front of each frame.
 pub const VNET_HDR_LEN: usize = 10;
@@ -182,6 +186,88 @@ impl TapDevice {
         let flags = unsafe { ifr.ifr_ifru.ifru_flags };
         ifr.ifr_ifru.ifru_flags = flags | libc::IFF_UP as libc::c_short;
         control_socket_ioctl(libc::SIOCSIFFLAGS, &mut ifr)
+    }
+
+    /// Whether the interface is administratively up (`IFF_UP`), wherever it is now: a
+    /// TAP device is often moved into another network namespace after it is opened
+    /// (`ip link set NAME netns NS`), so the flags are read in the device's own
+    /// namespace (found with `TUNGETDEVNETNS`; on kernels before 5.2, in ours). Until the
+    /// interface is up the kernel refuses frames written to it (`EIO`).
+    pub fn is_up(&self) -> io::Result<bool> {
+        let mut ifr = ifreq("");
+        // SAFETY: `self.file` is an attached TAP descriptor and `ifr` a valid `ifreq`
+        // that outlives the call; TUNGETIFF only writes the name and flags into it.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::ioctl(self.file.as_raw_fd(), TUNGETIFF, &mut ifr) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let socket = self.socket_in_device_namespace()?;
+        // SAFETY: `socket` is a valid socket descriptor and `ifr` (carrying the device's
+        // current name) a valid `ifreq`; SIOCGIFFLAGS only writes its flags member.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: SIOCGIFFLAGS just filled the flags member of the union.
+        #[allow(unsafe_code)]
+        let flags = unsafe { ifr.ifr_ifru.ifru_flags };
+        Ok(flags & libc::IFF_UP as libc::c_short != 0)
+    }
+
+    /// Waits until the interface is up ([`TapDevice::is_up`]), polling every 20 ms, at
+    /// most `timeout`; returns whether it came up.
+    pub fn wait_until_up(&self, timeout: std::time::Duration) -> io::Result<bool> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if self.is_up()? {
+                return Ok(true);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// A datagram socket in the network namespace the device is in now, for interface
+    /// ioctls: made on a short-lived thread that enters that namespace (`setns` changes
+    /// only the calling thread's namespace; the socket stays bound to it).
+    fn socket_in_device_namespace(&self) -> io::Result<OwnedFd> {
+        // SAFETY: TUNGETDEVNETNS takes no argument and returns a new descriptor or -1.
+        #[allow(unsafe_code)]
+        let ns = unsafe { libc::ioctl(self.file.as_raw_fd(), TUNGETDEVNETNS) };
+        let ns = if ns < 0 {
+            None // kernels before 5.2: the device is taken to be in our namespace
+        } else {
+            // SAFETY: the ioctl returned a fresh descriptor that nothing else owns.
+            #[allow(unsafe_code)]
+            Some(unsafe { OwnedFd::from_raw_fd(ns) })
+        };
+        let make = move || -> io::Result<OwnedFd> {
+            if let Some(ns) = &ns {
+                // SAFETY: `ns` is a valid namespace descriptor; setns affects this
+                // thread only.
+                #[allow(unsafe_code)]
+                let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+                if rc < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            // SAFETY: socket has no memory preconditions; it returns a new descriptor or -1.
+            #[allow(unsafe_code)]
+            let fd =
+                unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+            #[allow(unsafe_code)]
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        };
+        std::thread::scope(|s| s.spawn(make).join())
+            .map_err(|_| io::Error::other("namespace thread panicked"))?
     }
 
     /// Reads one frame into `buf` (behind its virtio-net header, if the device has one);

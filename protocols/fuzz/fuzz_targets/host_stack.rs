@@ -1,0 +1,9 @@
+//! Fuzzes the whole host of `stack::host` (Ethernet, ARP, IPv4, ICMP, UDP) with a UDP echo and a pinger: the input is a sequence of frames, repaired (lengths and
+//! checksums) when a frame asks, with the clock moving between them; the body is
+//! `vipe_fuzz_harness::host_stack`, which the corpus replay test (`cargo test -p
+//! vipe-fuzz-harness`) also runs on stable.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| vipe_fuzz_harness::host_stack(data));

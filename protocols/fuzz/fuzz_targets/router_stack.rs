@@ -1,0 +1,9 @@
+//! Fuzzes the whole router of `stack::router` (two Ethernet interfaces with ARP, IPv4 forwarding, ICMP): the input is a sequence of frames, repaired (lengths and
+//! checksums) when a frame asks, with the clock moving between them; the body is
+//! `vipe_fuzz_harness::router_stack`, which the corpus replay test (`cargo test -p
+//! vipe-fuzz-harness`) also runs on stable.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| vipe_fuzz_harness::router_stack(data));
