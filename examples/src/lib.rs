@@ -14,4 +14,6 @@ pub mod overlay;
 pub mod platform;
 pub mod sim_scale;
 pub mod stats;
+#[cfg(feature = "ns3")]
+pub mod tcp_ns3;
 pub mod tcphost;

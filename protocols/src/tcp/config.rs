@@ -35,7 +35,11 @@ pub struct TcpConfig {
     pub msl: Duration,
     /// Initial congestion window in segments; `None` uses RFC 5681's formula.
     pub initial_window: Option<usize>,
-    /// Most out-of-order ranges kept for reassembly. Default 64.
+    /// Most out-of-order ranges kept for reassembly, and most SACKed ranges the sender's
+    /// scoreboard keeps. Default 512: a window of a thousand segments with every other
+    /// one lost still fits. Too few makes a large window stall after a burst of losses
+    /// (segments past the last kept range count as in flight, so the pipe stays above
+    /// cwnd until the holes are filled one by one).
     pub max_ooo_ranges: usize,
     /// Give up a connection attempt after retransmitting the SYN this long (R2 for SYN,
     /// RFC 9293 MUST-23: at least 3 minutes). Default 180 s.
@@ -45,6 +49,9 @@ pub struct TcpConfig {
     pub user_timeout: Duration,
     /// Most RFC 5961 challenge ACKs per second. Default 10.
     pub challenge_ack_limit: u32,
+    /// Record every change of the congestion window, up to this many changes
+    /// ([`TcpSocket::cwnd_trace`](super::TcpSocket::cwnd_trace)); 0 records none. Default 0.
+    pub cwnd_trace: usize,
 }
 
 impl Default for TcpConfig {
@@ -63,10 +70,11 @@ impl Default for TcpConfig {
             max_rto: Duration::from_secs(60),
             msl: Duration::from_secs(60),
             initial_window: None,
-            max_ooo_ranges: 64,
+            max_ooo_ranges: 512,
             syn_timeout: Duration::from_secs(180),
             user_timeout: Duration::from_secs(300),
             challenge_ack_limit: 10,
+            cwnd_trace: 0,
         }
     }
 }

@@ -343,6 +343,8 @@ pub struct TcpSocket {
     events: u8,
     error: Option<TcpError>,
     stats: TcpStats,
+    /// (time, cwnd) at every change, while `config.cwnd_trace` allows.
+    cwnd_log: Vec<(Instant, usize)>,
 }
 
 impl fmt::Debug for TcpSocket {
@@ -424,6 +426,7 @@ impl TcpSocket {
             events: 0,
             error: None,
             stats: TcpStats::default(),
+            cwnd_log: Vec::new(),
         }
     }
 
@@ -904,6 +907,33 @@ impl TcpSocket {
     /// (RFC 9293 3.10.7). `Err` says why it was dropped; an ACK or RST the drop calls
     /// for is queued for [`Self::poll_transmit`]. A dropped segment changes nothing else.
     pub fn on_segment(
+        &mut self,
+        now: Instant,
+        seg: &Segment,
+        payload: &[u8],
+    ) -> Result<(), DropReason> {
+        let result = self.on_segment_inner(now, seg, payload);
+        self.note_cwnd(now);
+        result
+    }
+
+    /// The congestion window at each change since the connection began, as (time,
+    /// bytes), if [`TcpConfig::cwnd_trace`] asked for it (at most that many entries).
+    pub fn cwnd_trace(&self) -> &[(Instant, usize)] {
+        &self.cwnd_log
+    }
+
+    fn note_cwnd(&mut self, now: Instant) {
+        if self.cwnd_log.len() >= self.config.cwnd_trace || !self.state.is_synchronized() {
+            return;
+        }
+        let cwnd = self.cc.cwnd();
+        if self.cwnd_log.last().is_none_or(|&(_, c)| c != cwnd) {
+            self.cwnd_log.push((now, cwnd));
+        }
+    }
+
+    fn on_segment_inner(
         &mut self,
         now: Instant,
         seg: &Segment,
@@ -1665,6 +1695,7 @@ impl TcpSocket {
     /// [`Self::poll_at`] or after any input or application call.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Outgoing> {
         self.handle_timers(now);
+        self.note_cwnd(now);
         if let Some(seg) = self.control.pop_front() {
             return Some(self.finish(now, seg, Vec::new()));
         }
