@@ -508,8 +508,16 @@ impl Tcp {
             remote_port: seg.src_port,
         };
         if let Some(c) = self.conns.get_mut(&key) {
-            let result = c.sock.on_segment(cx.now(), &seg, payload);
-            self.service(cx, key);
+            let now = cx.now();
+            let result = c.sock.on_segment(now, &seg, payload);
+            // RFC 9293 MUST-58/59: segments that arrived together are all processed
+            // before answering. The connection is serviced (ACK, data to send, events
+            // to the application) by a timer due now, which fires once the node has
+            // handled every packet of this instant (a batch read from a device).
+            if c.armed != Some(now) {
+                cx.start_timer_at(TcpTimer::ConnTimer(key), now);
+                c.armed = Some(now);
+            }
             if let Err(reason) = result {
                 cx.drop_packet(pkt, reason.reason());
             }

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Goodput of VIPE TCP (the `tcphost` example, release build, on a TAP device) and of
+# smoltcp (its own `benchmark` example, built from its crates.io package at run time)
+# against the Linux kernel's TCP, both directions, on the same host in the same run,
+# interleaved: round i runs smoltcp reader, VIPE send, smoltcp writer, VIPE receive.
+#
+#   VIPE sends:     kernel `curl -o /dev/null` downloads BYTES from `tcphost --http-root`
+#   VIPE receives:  `tcphost --fetch` (body discarded) from a kernel `python3 -m http.server`
+#   smoltcp reader: smoltcp sends 10^9 bytes, its in-process kernel client reads them
+#   smoltcp writer: the kernel client writes 10^9 bytes, smoltcp receives them
+#
+# Every peer runs in one network namespace behind one TAP device. The data are discarded
+# on both sides in all four, as smoltcp's benchmark does (byte equality is checked by
+# examples/tests/tcp_linux.rs). Usage (root): bench/tcphost-vs-smoltcp.sh [ROUNDS]
+# Needs: cargo, curl, python3, ip. smoltcp is fetched by cargo (from crates.io) into a
+# temporary project and built in $SMOL_DIR (default: a directory under /tmp that is
+# kept between runs, so the second run does not rebuild it).
+set -euo pipefail
+ROUNDS=${1:-5}
+SMOL_VERSION=0.14.0
+BYTES=1000000000
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+cargo build -q --release -p vipe-examples --no-default-features --features linux --bin tcphost
+VIPE=$CARGO_TARGET_DIR/release/tcphost
+
+# smoltcp's benchmark example from its published package.
+SMOL_DIR=${SMOL_DIR:-/tmp/vipe-smoltcp-bench-$SMOL_VERSION}
+SMOL=$SMOL_DIR/target/release/examples/benchmark
+if [ ! -x "$SMOL" ]; then
+  mkdir -p "$SMOL_DIR/fetch/src"
+  cat > "$SMOL_DIR/fetch/Cargo.toml" <<EOF
+[package]
+name = "fetch-smoltcp"
+version = "0.0.0"
+edition = "2021"
+[dependencies]
+smoltcp = "=$SMOL_VERSION"
+EOF
+  touch "$SMOL_DIR/fetch/src/lib.rs"
+  (cd "$SMOL_DIR/fetch" && cargo fetch -q)
+  SRC=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/smoltcp-$SMOL_VERSION | head -1)
+  rm -rf "$SMOL_DIR/smoltcp"
+  cp -r "$SRC" "$SMOL_DIR/smoltcp"
+  (cd "$SMOL_DIR/smoltcp" && CARGO_TARGET_DIR="$SMOL_DIR/target" \
+    cargo build -q --release --example benchmark)
+fi
+
+NS=vipe-smol-$$
+TAP=vts$$
+DIR=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; ip netns del $NS 2>/dev/null || true; rm -rf "$DIR"' EXIT
+mkdir -p "$DIR/www"
+head -c $BYTES /dev/zero > "$DIR/www/big.bin"
+mbps() { python3 -c "print(round($1*8/$2/1e6))"; }
+
+fresh_ns() {
+  ip netns del $NS 2>/dev/null || true
+  ip netns add $NS
+  ip netns exec $NS ip link set lo up
+}
+
+# A TAP that a VIPE process created moves into the namespace.
+vipe_tap() {
+  for _ in $(seq 50); do ip link show "$TAP" >/dev/null 2>&1 && break; sleep 0.1; done
+  ip link set "$TAP" netns $NS
+  ip netns exec $NS ip addr add 10.80.0.1/24 dev "$TAP"
+  ip netns exec $NS ip link set "$TAP" up
+}
+
+smoltcp() { # MODE -> Mbit/s
+  fresh_ns
+  ip netns exec $NS ip tuntap add name "$TAP" mode tap
+  ip netns exec $NS ip addr add 192.168.69.100/24 dev "$TAP"
+  ip netns exec $NS ip link set "$TAP" up
+  # Its client thread connects at once and may beat the first listen() (refused, the
+  # example panics): try again, up to three times.
+  local out=
+  for _ in 1 2 3; do
+    out=$(ip netns exec $NS timeout 300 "$SMOL" --tap "$TAP" "$1" 2>/dev/null) && [ -n "$out" ] && break
+  done
+  python3 -c "print(round(float('$out'.split()[1])*1000))"
+}
+
+vipe_send() {
+  fresh_ns
+  "$VIPE" --tap "$TAP" --ip 10.80.0.2/24 --http-root "$DIR/www" --port 8080 --seconds 600 &
+  local server=$!
+  vipe_tap
+  sleep 0.3
+  local out bytes secs
+  out=$(ip netns exec $NS curl -sS -o /dev/null -w '%{size_download} %{time_total}' http://10.80.0.2:8080/big.bin)
+  read -r bytes secs <<<"$out"
+  kill $server; wait $server 2>/dev/null || true
+  [ "$bytes" = $BYTES ] || { echo "VIPE send: got $bytes bytes" >&2; exit 1; }
+  mbps "$bytes" "$secs"
+}
+
+vipe_recv() {
+  fresh_ns
+  ip netns exec $NS python3 -m http.server 8000 --bind 0.0.0.0 --directory "$DIR/www" >/dev/null 2>&1 &
+  local server=$!
+  "$VIPE" --tap "$TAP" --ip 10.80.0.2/24 --fetch http://10.80.0.1:8000/big.bin --seconds 600 >"$DIR/fetch.txt" &
+  local client=$!
+  vipe_tap
+  wait $client
+  kill $server; wait $server 2>/dev/null || true
+  # "fetched N bytes in S s from the handshake (R Mbit/s)"
+  grep -q "fetched $BYTES bytes" "$DIR/fetch.txt" || { cat "$DIR/fetch.txt" >&2; exit 1; }
+  sed -E 's/.*\(([0-9.]+) Mbit\/s\).*/\1/' "$DIR/fetch.txt" | python3 -c "print(round(float(input())))"
+}
+
+echo "round  smoltcp-sends  VIPE-sends  ratio  smoltcp-receives  VIPE-receives  ratio  (Mbit/s)"
+S1=(); V1=(); S2=(); V2=()
+for i in $(seq "$ROUNDS"); do
+  a=$(smoltcp reader); b=$(vipe_send); c=$(smoltcp writer); d=$(vipe_recv)
+  S1+=("$a"); V1+=("$b"); S2+=("$c"); V2+=("$d")
+  printf '%5d  %13d  %10d  %5.2f  %16d  %13d  %5.2f\n' "$i" "$a" "$b" \
+    "$(python3 -c "print($b/$a)")" "$c" "$d" "$(python3 -c "print($d/$c)")"
+done
+python3 - "${S1[*]}" "${V1[*]}" "${S2[*]}" "${V2[*]}" <<'EOF'
+import statistics as st, sys
+s1, v1, s2, v2 = ([float(x) for x in a.split()] for a in sys.argv[1:])
+r1 = [b / a for a, b in zip(s1, v1)]
+r2 = [b / a for a, b in zip(s2, v2)]
+print(f"median  {st.median(s1):13.0f}  {st.median(v1):10.0f}  {st.median(r1):5.2f}  "
+      f"{st.median(s2):16.0f}  {st.median(v2):13.0f}  {st.median(r2):5.2f}")
+EOF
