@@ -18,7 +18,7 @@
 set -euo pipefail
 ROUNDS=${1:-5}
 SMOL_VERSION=0.14.0
-BYTES=1000000000
+BYTES=1000000000  # what smoltcp's benchmark moves (its AMOUNT)
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build -q --release -p vipe-examples --no-default-features --features linux --bin tcphost
@@ -53,6 +53,10 @@ trap 'kill $(jobs -p) 2>/dev/null || true; ip netns del $NS 2>/dev/null || true;
 mkdir -p "$DIR/www"
 head -c $BYTES /dev/zero > "$DIR/www/big.bin"
 mbps() { python3 -c "print(round($1*8/$2/1e6))"; }
+# CPU seconds (user + system) a live process has used so far.
+cpu_of() { python3 -c "import os; f=open('/proc/$1/stat').read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'))"; }
+# CPU seconds (user + system) of a command /usr/bin/time measured into file $1.
+cpu_in() { python3 -c "u,s=open('$1').read().split()[-2:]; print(float(u)+float(s))"; }
 
 fresh_ns() {
   ip netns del $NS 2>/dev/null || true
@@ -77,9 +81,9 @@ smoltcp() { # MODE -> Mbit/s
   # example panics): try again, up to three times.
   local out=
   for _ in 1 2 3; do
-    out=$(ip netns exec $NS timeout 300 "$SMOL" --tap "$TAP" "$1" 2>/dev/null) && [ -n "$out" ] && break
+    out=$(ip netns exec $NS /usr/bin/time -f '%U %S' -o "$DIR/time.txt" timeout 30 "$SMOL" --tap "$TAP" "$1" 2>/dev/null) && [ -n "$out" ] && break
   done
-  python3 -c "print(round(float('$out'.split()[1])*1000))"
+  echo "$(python3 -c "print(round(float('$out'.split()[1])*1000))") $(cpu_in "$DIR/time.txt")"
 }
 
 vipe_send() {
@@ -89,40 +93,56 @@ vipe_send() {
   vipe_tap
   sleep 0.3
   local out bytes secs
-  out=$(ip netns exec $NS curl -sS -o /dev/null -w '%{size_download} %{time_total}' http://10.80.0.2:8080/big.bin)
+  local before
+  before=$(cpu_of $server)
+  out=$(ip netns exec $NS /usr/bin/time -f '%U %S' -o "$DIR/time.txt" curl -sS -o /dev/null -w '%{size_download} %{time_total}' http://10.80.0.2:8080/big.bin)
   read -r bytes secs <<<"$out"
+  local vipe_cpu
+  vipe_cpu=$(python3 -c "print($(cpu_of $server) - $before)")
   kill $server; wait $server 2>/dev/null || true
   [ "$bytes" = $BYTES ] || { echo "VIPE send: got $bytes bytes" >&2; exit 1; }
-  mbps "$bytes" "$secs"
+  echo "$(mbps "$bytes" "$secs") $(python3 -c "print($vipe_cpu + $(cpu_in "$DIR/time.txt"))")"
 }
 
 vipe_recv() {
   fresh_ns
   ip netns exec $NS python3 -m http.server 8000 --bind 0.0.0.0 --directory "$DIR/www" >/dev/null 2>&1 &
   local server=$!
-  "$VIPE" --tap "$TAP" --ip 10.80.0.2/24 --fetch http://10.80.0.1:8000/big.bin --seconds 600 >"$DIR/fetch.txt" &
+  sleep 0.3
+  local before
+  before=$(cpu_of $server)
+  /usr/bin/time -f '%U %S' -o "$DIR/time.txt" \
+    "$VIPE" --tap "$TAP" --ip 10.80.0.2/24 --fetch http://10.80.0.1:8000/big.bin --seconds 600 >"$DIR/fetch.txt" &
   local client=$!
   vipe_tap
   wait $client
+  local peer_cpu
+  peer_cpu=$(python3 -c "print($(cpu_of $server) - $before)")
   kill $server; wait $server 2>/dev/null || true
   # "fetched N bytes in S s from the handshake (R Mbit/s)"
   grep -q "fetched $BYTES bytes" "$DIR/fetch.txt" || { cat "$DIR/fetch.txt" >&2; exit 1; }
-  sed -E 's/.*\(([0-9.]+) Mbit\/s\).*/\1/' "$DIR/fetch.txt" | python3 -c "print(round(float(input())))"
+  echo "$(sed -E 's/.*\(([0-9.]+) Mbit\/s\).*/\1/' "$DIR/fetch.txt" | python3 -c "print(round(float(input())))") $(python3 -c "print($peer_cpu + $(cpu_in "$DIR/time.txt"))")"
 }
 
-echo "round  smoltcp-sends  VIPE-sends  ratio  smoltcp-receives  VIPE-receives  ratio  (Mbit/s)"
-S1=(); V1=(); S2=(); V2=()
+echo "Goodput (Mbit/s), and CPU seconds per 10^9 bytes: the stack's process plus its kernel peer's"
+echo "round | smoltcp sends  VIPE sends  ratio | smoltcp receives  VIPE receives  ratio | CPU s/GB: smoltcp-s VIPE-s smoltcp-r VIPE-r"
+ROWS=()
 for i in $(seq "$ROUNDS"); do
-  a=$(smoltcp reader); b=$(vipe_send); c=$(smoltcp writer); d=$(vipe_recv)
-  S1+=("$a"); V1+=("$b"); S2+=("$c"); V2+=("$d")
-  printf '%5d  %13d  %10d  %5.2f  %16d  %13d  %5.2f\n' "$i" "$a" "$b" \
-    "$(python3 -c "print($b/$a)")" "$c" "$d" "$(python3 -c "print($d/$c)")"
+  read -r a ca <<<"$(smoltcp reader)"; read -r b cb <<<"$(vipe_send)"
+  read -r c cc <<<"$(smoltcp writer)"; read -r d cd <<<"$(vipe_recv)"
+  ROWS+=("$a $b $c $d $ca $cb $cc $cd")
+  python3 -c "a,b,c,d,ca,cb,cc,cd=map(float,'$a $b $c $d $ca $cb $cc $cd'.split()); g=$BYTES/1e9
+print(f'{$i:5d} | {a:13.0f}  {b:10.0f}  {b/a:5.2f} | {c:16.0f}  {d:13.0f}  {d/c:5.2f} | {ca/g:17.2f} {cb/g:6.2f} {cc/g:9.2f} {cd/g:6.2f}')"
 done
-python3 - "${S1[*]}" "${V1[*]}" "${S2[*]}" "${V2[*]}" <<'EOF'
+python3 - "$BYTES" "${ROWS[@]}" <<'EOF'
 import statistics as st, sys
-s1, v1, s2, v2 = ([float(x) for x in a.split()] for a in sys.argv[1:])
-r1 = [b / a for a, b in zip(s1, v1)]
-r2 = [b / a for a, b in zip(s2, v2)]
-print(f"median  {st.median(s1):13.0f}  {st.median(v1):10.0f}  {st.median(r1):5.2f}  "
-      f"{st.median(s2):16.0f}  {st.median(v2):13.0f}  {st.median(r2):5.2f}")
+g = float(sys.argv[1]) / 1e9
+rows = [[float(x) for x in r.split()] for r in sys.argv[2:]]
+col = lambda i: [r[i] for r in rows]
+m = st.median
+r1 = m([r[1] / r[0] for r in rows]); r2 = m([r[3] / r[2] for r in rows])
+c1 = m([r[5] / r[4] for r in rows]); c2 = m([r[7] / r[6] for r in rows])
+print(f"median| {m(col(0)):13.0f}  {m(col(1)):10.0f}  {r1:5.2f} | {m(col(2)):16.0f}  {m(col(3)):13.0f}  {r2:5.2f} | "
+      f"{m(col(4))/g:17.2f} {m(col(5))/g:6.2f} {m(col(6))/g:9.2f} {m(col(7))/g:6.2f}")
+print(f"CPU per byte, VIPE / smoltcp (median of the rounds' ratios): sends {c1:.2f}, receives {c2:.2f}")
 EOF

@@ -2,6 +2,32 @@
 
 use vipe_rt::Duration;
 
+/// TCP keep-alive (RFC 9293 3.8.4): after `idle` with nothing received and nothing
+/// outstanding, probe the peer every `interval`; after `probes` probes in a row go
+/// unanswered, the connection is dropped with [`TcpError::TimedOut`](super::TcpError).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeepAlive {
+    /// Quiet time before the first probe (RFC 9293 MUST-28: at least two hours by
+    /// default).
+    pub idle: Duration,
+    /// Time between unanswered probes.
+    pub interval: Duration,
+    /// Unanswered probes before giving up (RFC 9293 MUST-29: one lost probe is not a
+    /// dead peer).
+    pub probes: u32,
+}
+
+impl Default for KeepAlive {
+    /// Two hours idle, then nine probes 75 s apart (the values of RFC 1122 and Linux).
+    fn default() -> Self {
+        KeepAlive {
+            idle: Duration::from_secs(2 * 3600),
+            interval: Duration::from_secs(75),
+            probes: 9,
+        }
+    }
+}
+
 /// Settings of one socket (or of every socket a TCP instance creates).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TcpConfig {
@@ -52,6 +78,9 @@ pub struct TcpConfig {
     /// Record every change of the congestion window, up to this many changes
     /// ([`TcpSocket::cwnd_trace`](super::TcpSocket::cwnd_trace)); 0 records none. Default 0.
     pub cwnd_trace: usize,
+    /// Keep-alive probing; `None` (the default, RFC 9293 MUST-25) sends none. An
+    /// application can switch it per connection (`TcpApp::keep_alive`).
+    pub keep_alive: Option<KeepAlive>,
 }
 
 impl Default for TcpConfig {
@@ -75,6 +104,7 @@ impl Default for TcpConfig {
             user_timeout: Duration::from_secs(300),
             challenge_ack_limit: 10,
             cwnd_trace: 0,
+            keep_alive: None,
         }
     }
 }

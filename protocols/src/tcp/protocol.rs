@@ -19,10 +19,11 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use vipe_rt::prelude::*;
 
-use super::config::TcpConfig;
+use super::config::{KeepAlive, TcpConfig};
 use super::isn::IsnGenerator;
 use super::segment::Segment;
-use super::socket::{State, TcpError, TcpEvent, TcpSocket};
+use super::seq::SeqNumber;
+use super::socket::{IcmpError, State, TcpError, TcpEvent, TcpSocket};
 use crate::wire::tcp::{ACK, RST, SYN};
 
 /// Command and event codes carried in `meta().mark` between TCP and applications.
@@ -40,6 +41,17 @@ pub mod msg {
     pub const ABORT: u32 = 0x7c90_0005;
     /// App → TCP: stop listening on `meta().src`'s port.
     pub const UNLISTEN: u32 = 0x7c90_0006;
+    /// App → TCP: keep-alive for the connection: 12 bytes (idle ms, interval ms,
+    /// probes; big-endian `u32`s) switch it on, no bytes switch it off.
+    pub const KEEPALIVE: u32 = 0x7c90_0007;
+    /// App → TCP: the packet's bytes are urgent data for the connection.
+    pub const SEND_URGENT: u32 = 0x7c90_0008;
+    /// App → TCP: the application takes up to this many more bytes (big-endian `u32`).
+    /// From the first `READ` on (or from the start, with
+    /// [`TcpProtocolConfig::app_reads`](super::TcpProtocolConfig)), received bytes wait in
+    /// the receive buffer until the application asks for them, so the window closes
+    /// when it stops reading.
+    pub const READ: u32 = 0x7c90_0009;
 
     /// TCP → app: the connection is established (active or accepted).
     pub const CONNECTED: u32 = 0x7c91_0001;
@@ -57,6 +69,12 @@ pub mod msg {
     pub const SHORT: u32 = 0x7c91_0007;
     /// TCP → app: a command was refused (the bytes say why and what to change).
     pub const ERROR: u32 = 0x7c91_0008;
+    /// TCP → app: an ICMP soft error about the connection, which goes on (the bytes say
+    /// which).
+    pub const SOFT_ERROR: u32 = 0x7c91_0009;
+    /// TCP → app: the peer sent urgent data; that many bytes (big-endian `u32`) from the
+    /// next byte delivered end the urgent data.
+    pub const URGENT: u32 = 0x7c91_000a;
 }
 
 /// A connection as the application names it.
@@ -87,6 +105,10 @@ pub enum AppEvent {
     Short(Conn, usize),
     /// A command was refused, with the reason.
     Error(Vec<u8>),
+    /// An ICMP soft error about the connection, with what it was.
+    SoftError(Conn, Vec<u8>),
+    /// Urgent data ahead: they end this many bytes after the next byte delivered.
+    Urgent(Conn, usize),
 }
 
 /// Builds command packets and reads event packets for applications.
@@ -143,6 +165,28 @@ impl TcpApp {
         Self::command(pkt, msg::ABORT, conn.local, Some(conn.remote))
     }
 
+    /// Urgent data for `conn`: `pkt` holds the bytes.
+    pub fn send_urgent(pkt: Packet, conn: Conn) -> Packet {
+        Self::command(pkt, msg::SEND_URGENT, conn.local, Some(conn.remote))
+    }
+
+    /// Keep-alive on (`Some`) or off for `conn`.
+    pub fn keep_alive(mut pkt: Packet, conn: Conn, keep_alive: Option<KeepAlive>) -> Packet {
+        if let Some(k) = keep_alive {
+            let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+            pkt.put_slice(&ms(k.idle).to_be_bytes());
+            pkt.put_slice(&ms(k.interval).to_be_bytes());
+            pkt.put_slice(&k.probes.to_be_bytes());
+        }
+        Self::command(pkt, msg::KEEPALIVE, conn.local, Some(conn.remote))
+    }
+
+    /// The application takes up to `bytes` more bytes of `conn`.
+    pub fn read(mut pkt: Packet, conn: Conn, bytes: u32) -> Packet {
+        pkt.put_slice(&bytes.to_be_bytes());
+        Self::command(pkt, msg::READ, conn.local, Some(conn.remote))
+    }
+
     /// Decodes an event packet from TCP; `None` if it is not one.
     pub fn event(pkt: &Packet) -> Option<AppEvent> {
         let meta = pkt.meta();
@@ -163,6 +207,8 @@ impl TcpApp {
             msg::RESET => AppEvent::Reset(conn?, pkt.data().to_vec()),
             msg::SHORT => AppEvent::Short(conn?, num()?),
             msg::ERROR => AppEvent::Error(pkt.data().to_vec()),
+            msg::SOFT_ERROR => AppEvent::SoftError(conn?, pkt.data().to_vec()),
+            msg::URGENT => AppEvent::Urgent(conn?, num()?),
             _ => return None,
         })
     }
@@ -189,6 +235,9 @@ pub struct TcpProtocolConfig {
     pub backlog: usize,
     /// Most connections in all.
     pub max_connections: usize,
+    /// Connections start in read mode: received bytes go to the application only as it
+    /// asks for them ([`msg::READ`]). Default off: bytes are pushed as they arrive.
+    pub app_reads: bool,
 }
 
 impl Default for TcpProtocolConfig {
@@ -197,6 +246,7 @@ impl Default for TcpProtocolConfig {
             socket: TcpConfig::default(),
             backlog: 128,
             max_connections: 4096,
+            app_reads: false,
         }
     }
 }
@@ -217,6 +267,8 @@ struct Connection {
     told_connected: bool,
     told_eof: bool,
     armed: Option<Instant>,
+    /// Bytes the application still takes; `None`: everything, as it arrives.
+    credit: Option<usize>,
 }
 
 /// The TCP protocol of a host.
@@ -342,15 +394,39 @@ impl Tcp {
                     }
                 }
                 TcpEvent::Reset | TcpEvent::Closed => closed = true,
+                TcpEvent::SoftError => {
+                    let why = match c.sock.soft_error() {
+                        Some(IcmpError::Hard) => {
+                            "ICMP: the peer's host or port is unreachable or prohibited"
+                        }
+                        _ => "ICMP: the network or host is unreachable or a hop timed out",
+                    };
+                    self.to_app(cx, c.app, &key, msg::SOFT_ERROR, why.as_bytes());
+                }
+                TcpEvent::Urgent => {
+                    let ahead = c.sock.urgent_pending() as u32;
+                    self.to_app(cx, c.app, &key, msg::URGENT, &ahead.to_be_bytes());
+                }
             }
         }
         // Push received bytes to the application.
         if c.told_connected {
             let mut buf = [0u8; 16 * 1024];
             loop {
-                match c.sock.recv(&mut buf) {
+                let room = c.credit.unwrap_or(usize::MAX).min(buf.len());
+                if room == 0 && c.sock.recv_queue() > 0 {
+                    // The application has not asked for more: the bytes wait and the
+                    // window closes.
+                    break;
+                }
+                match c.sock.recv(&mut buf[..room]) {
                     Ok(0) => break,
-                    Ok(n) => self.to_app(cx, c.app, &key, msg::DATA, &buf[..n]),
+                    Ok(n) => {
+                        if let Some(credit) = &mut c.credit {
+                            *credit -= n;
+                        }
+                        self.to_app(cx, c.app, &key, msg::DATA, &buf[..n]);
+                    }
                     Err(TcpError::Finished) => {
                         if !c.told_eof {
                             c.told_eof = true;
@@ -443,6 +519,7 @@ impl Tcp {
                 told_connected: false,
                 told_eof: false,
                 armed: None,
+                credit: self.config.app_reads.then_some(0),
             },
         );
         cx.count("TCP connections accepted");
@@ -471,7 +548,7 @@ impl Tcp {
     }
 }
 
-#[protocol(ports(ip, app(u16)))]
+#[protocol(ports(ip, icmp, app(u16)))]
 impl Tcp {
     #[on_start]
     fn start(&mut self, cx: &mut Cx<Self>) {
@@ -540,6 +617,48 @@ impl Tcp {
         let len = payload.len();
         self.reply_rst(cx, src, &seg, len);
         cx.drop_packet(pkt, "TCP segment for a closed port");
+    }
+
+    /// An ICMP error from ICMP's `errors(6)` port: the ICMP message, quoting the IPv4
+    /// header and the first 8 bytes of one of our segments (RFC 9293 MUST-54).
+    #[on_packet(port = "icmp")]
+    fn rx_icmp(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
+        let d = pkt.data();
+        let (Some(&icmp_type), Some(&code)) = (d.first(), d.get(1)) else {
+            return cx.drop_packet(pkt, "ICMP error too short");
+        };
+        let Some(kind) = IcmpError::classify(icmp_type, code) else {
+            // Source quench (MUST-55) and anything that is not an error.
+            return cx.drop_packet(pkt, "ICMP message TCP ignores");
+        };
+        let quoted = &d[d.len().min(8)..];
+        let ihl = quoted.first().map_or(0, |b| usize::from(b & 0x0f) * 4);
+        let (Some(src), Some(dst), Some(tcp)) = (
+            quoted.get(12..16),
+            quoted.get(16..20),
+            quoted.get(ihl..ihl + 8).filter(|_| ihl >= 20),
+        ) else {
+            return cx.drop_packet(pkt, "ICMP error quotes too little");
+        };
+        if Ipv4Addr::new(src[0], src[1], src[2], src[3]) != self.local {
+            return cx.drop_packet(pkt, "ICMP error about a segment we did not send");
+        }
+        let key = ConnKey {
+            local_port: u16::from_be_bytes([tcp[0], tcp[1]]),
+            remote_ip: Ipv4Addr::new(dst[0], dst[1], dst[2], dst[3]),
+            remote_port: u16::from_be_bytes([tcp[2], tcp[3]]),
+        };
+        let seq = SeqNumber(u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]));
+        let Some(c) = self.conns.get_mut(&key) else {
+            return cx.drop_packet(pkt, "ICMP error for no connection");
+        };
+        match c.sock.on_icmp_error(kind, seq) {
+            Ok(()) => {
+                cx.count("TCP ICMP errors accepted");
+                self.service(cx, key);
+            }
+            Err(reason) => cx.drop_packet(pkt, reason.reason()),
+        }
     }
 
     /// A command from the application `app`.
@@ -637,11 +756,12 @@ impl Tcp {
                         told_connected: false,
                         told_eof: false,
                         armed: None,
+                        credit: self.config.app_reads.then_some(0),
                     },
                 );
                 self.service(cx, key);
             }
-            msg::SEND | msg::CLOSE | msg::ABORT => {
+            msg::SEND | msg::SEND_URGENT | msg::CLOSE | msg::ABORT | msg::KEEPALIVE | msg::READ => {
                 let Some(key) = key_of(src, dst) else {
                     return cx.drop_packet(pkt, "TCP command without endpoints");
                 };
@@ -649,8 +769,13 @@ impl Tcp {
                     return cx.drop_packet(pkt, "TCP command for no connection");
                 };
                 match meta.mark {
-                    msg::SEND => {
-                        let took = c.sock.send(pkt.data()).unwrap_or(0);
+                    msg::SEND | msg::SEND_URGENT => {
+                        let took = if meta.mark == msg::SEND {
+                            c.sock.send(pkt.data())
+                        } else {
+                            c.sock.send_urgent(pkt.data())
+                        }
+                        .unwrap_or(0);
                         if took < pkt.len() {
                             cx.count("TCP send buffer full");
                             let app = c.app;
@@ -658,6 +783,41 @@ impl Tcp {
                         }
                     }
                     msg::CLOSE => c.sock.close(),
+                    msg::KEEPALIVE => {
+                        let d = pkt.data();
+                        let word = |i: usize| {
+                            u32::from_be_bytes([d[4 * i], d[4 * i + 1], d[4 * i + 2], d[4 * i + 3]])
+                        };
+                        let keep_alive = match d.len() {
+                            0 => None,
+                            12 => Some(KeepAlive {
+                                idle: Duration::from_millis(u64::from(word(0))),
+                                interval: Duration::from_millis(u64::from(word(1))),
+                                probes: word(2),
+                            }),
+                            _ => {
+                                let app = c.app;
+                                return Self::app_error(
+                                    cx,
+                                    app,
+                                    "keep-alive: give 12 bytes (idle ms, interval ms, probes) or none",
+                                );
+                            }
+                        };
+                        c.sock.set_keep_alive(cx.now(), keep_alive);
+                    }
+                    msg::READ => {
+                        let Some(&bytes) = pkt.data().first_chunk::<4>() else {
+                            let app = c.app;
+                            return Self::app_error(
+                                cx,
+                                app,
+                                "read: give the byte count as a big-endian u32",
+                            );
+                        };
+                        let more = u32::from_be_bytes(bytes) as usize;
+                        c.credit = Some(c.credit.unwrap_or(0).saturating_add(more));
+                    }
                     _ => c.sock.abort(),
                 }
                 self.service(cx, key);
