@@ -28,7 +28,8 @@ use crate::wire::tcp::{ACK, RST, SYN};
 
 /// Command and event codes carried in `meta().mark` between TCP and applications.
 pub mod msg {
-    /// App → TCP: listen on `meta().src`'s port.
+    /// App → TCP: listen on `meta().src`'s port, for connections from `meta().dst` if
+    /// it is set (an unspecified address or a zero port in it matches any).
     pub const LISTEN: u32 = 0x7c90_0001;
     /// App → TCP: connect to `meta().dst` (from `meta().src`'s port, or an ephemeral one
     /// if it is 0 or absent).
@@ -128,6 +129,17 @@ impl TcpApp {
         meta.src = Some(SocketAddr::V4(src));
         meta.dst = dst.map(SocketAddr::V4);
         pkt
+    }
+
+    /// Listen on `port` for connections from `remote` only (an unspecified address or
+    /// a zero port matches any); several such listeners may share a port.
+    pub fn listen_from(pkt: Packet, port: u16, remote: SocketAddrV4) -> Packet {
+        Self::command(
+            pkt,
+            msg::LISTEN,
+            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
+            Some(remote),
+        )
     }
 
     /// Listen on `port`.
@@ -254,6 +266,9 @@ impl Default for TcpProtocolConfig {
 #[derive(Debug)]
 struct Listener {
     app: u16,
+    /// Who may connect: an unspecified address or port matches any (RFC 9293 3.9.1.1:
+    /// a LISTEN may name the remote socket fully, partly or not at all).
+    remote: SocketAddrV4,
     /// Half-open connections, oldest first.
     half_open: Vec<ConnKey>,
 }
@@ -279,7 +294,9 @@ pub struct Tcp {
     config: TcpProtocolConfig,
     isn: IsnGenerator,
     conns: BTreeMap<ConnKey, Connection>,
-    listeners: BTreeMap<u16, Listener>,
+    /// Listeners by local port; several may share a port with different remote
+    /// sockets (RFC 9293 MUST-42).
+    listeners: BTreeMap<u16, Vec<Listener>>,
     next_port: u16,
 }
 
@@ -305,7 +322,11 @@ impl Tcp {
 
     /// Half-open connections held by listeners.
     pub fn half_open(&self) -> usize {
-        self.listeners.values().map(|l| l.half_open.len()).sum()
+        self.listeners
+            .values()
+            .flatten()
+            .map(|l| l.half_open.len())
+            .sum()
     }
 
     /// The socket of a connection, for inspection.
@@ -379,9 +400,7 @@ impl Tcp {
                 TcpEvent::Connected => {
                     if c.half_open {
                         c.half_open = false;
-                        if let Some(l) = self.listeners.get_mut(&key.local_port) {
-                            l.half_open.retain(|k| *k != key);
-                        }
+                        self.forget_half_open(&key);
                     }
                     c.told_connected = true;
                     self.to_app(cx, c.app, &key, msg::CONNECTED, &[]);
@@ -444,9 +463,7 @@ impl Tcp {
         }
         if closed || c.sock.state() == State::Closed {
             if c.half_open {
-                if let Some(l) = self.listeners.get_mut(&key.local_port) {
-                    l.half_open.retain(|k| *k != key);
-                }
+                self.forget_half_open(&key);
             } else if c.told_connected || !c.half_open {
                 match c.sock.error() {
                     Some(e) => {
@@ -483,11 +500,36 @@ impl Tcp {
         }
     }
 
+    fn forget_half_open(&mut self, key: &ConnKey) {
+        if let Some(list) = self.listeners.get_mut(&key.local_port) {
+            for l in list {
+                l.half_open.retain(|k| k != key);
+            }
+        }
+    }
+
+    /// The listener on `key`'s local port that takes a SYN from `key`'s remote socket:
+    /// the most specific one (address and port named, then one of them, then neither).
+    fn listener_for(&mut self, key: &ConnKey) -> Option<&mut Listener> {
+        let remote = SocketAddrV4::new(key.remote_ip, key.remote_port);
+        self.listeners
+            .get_mut(&key.local_port)?
+            .iter_mut()
+            .filter(|l| {
+                (l.remote.ip().is_unspecified() || l.remote.ip() == remote.ip())
+                    && (l.remote.port() == 0 || l.remote.port() == remote.port())
+            })
+            .max_by_key(|l| {
+                u8::from(!l.remote.ip().is_unspecified()) * 2 + u8::from(l.remote.port() != 0)
+            })
+    }
+
     fn accept(&mut self, cx: &mut Cx<Self>, key: ConnKey, seg: &Segment) -> bool {
-        let Some(listener) = self.listeners.get_mut(&key.local_port) else {
+        let backlog = self.config.backlog.max(1);
+        let Some(listener) = self.listener_for(&key) else {
             return false;
         };
-        if listener.half_open.len() >= self.config.backlog.max(1) {
+        if listener.half_open.len() >= backlog {
             // Forget the oldest half-open connection (RFC 4987 2.3: recycling the oldest).
             let oldest = listener.half_open.remove(0);
             self.conns.remove(&oldest);
@@ -497,7 +539,7 @@ impl Tcp {
         if self.conns.len() >= self.config.max_connections {
             return false;
         }
-        let Some(listener) = self.listeners.get_mut(&key.local_port) else {
+        let Some(listener) = self.listener_for(&key) else {
             return false;
         };
         listener.half_open.push(key);
@@ -600,7 +642,7 @@ impl Tcp {
             }
             return;
         }
-        if self.listeners.contains_key(&seg.dst_port) {
+        if self.listener_for(&key).is_some() {
             if seg.flags & (SYN | ACK | RST) == SYN {
                 if self.accept(cx, key, &seg) {
                     self.service(cx, key);
@@ -677,25 +719,35 @@ impl Tcp {
         match meta.mark {
             msg::LISTEN => {
                 let port = src.map_or(0, |s| s.port());
-                if port == 0 || self.listeners.contains_key(&port) {
+                let remote = dst.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+                let list = self.listeners.entry(port).or_default();
+                if port == 0 || list.iter().any(|l| l.remote == remote) {
                     Self::app_error(
                         cx,
                         app,
-                        "listen: the port is 0 or already listened on; set meta().src to a free port",
+                        "listen: the port is 0 or already listened on for this remote socket; \
+                         set meta().src to a free port or meta().dst to another remote",
                     );
                 } else {
-                    self.listeners.insert(
-                        port,
-                        Listener {
-                            app,
-                            half_open: Vec::new(),
-                        },
-                    );
+                    list.push(Listener {
+                        app,
+                        remote,
+                        half_open: Vec::new(),
+                    });
+                }
+                if self.listeners.get(&port).is_some_and(|l| l.is_empty()) {
+                    self.listeners.remove(&port);
                 }
             }
             msg::UNLISTEN => {
                 if let Some(port) = src.map(|s| s.port()) {
-                    self.listeners.remove(&port);
+                    let remote = dst.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+                    if let Some(list) = self.listeners.get_mut(&port) {
+                        list.retain(|l| l.remote != remote);
+                        if list.is_empty() {
+                            self.listeners.remove(&port);
+                        }
+                    }
                 }
             }
             msg::CONNECT => {
