@@ -302,6 +302,9 @@ pub struct Tcp {
 
 const EPHEMERAL: core::ops::RangeInclusive<u16> = 49152..=65535;
 
+/// Most bytes in one `DATA` event.
+const DATA_CHUNK: usize = 16 * 1024;
+
 impl Tcp {
     /// TCP for a host with address `local`.
     pub fn new(local: Ipv4Addr, config: TcpProtocolConfig) -> Self {
@@ -351,9 +354,14 @@ impl Tcp {
     }
 
     fn to_app(&self, cx: &mut Cx<Self>, app: u16, key: &ConnKey, mark: u32, bytes: &[u8]) {
-        let conn = self.conn_of(key);
         let mut pkt = cx.alloc();
         pkt.put_slice(bytes);
+        self.event_to_app(cx, app, key, mark, pkt);
+    }
+
+    /// Sends `pkt` (its bytes already in place) to the application as event `mark`.
+    fn event_to_app(&self, cx: &mut Cx<Self>, app: u16, key: &ConnKey, mark: u32, mut pkt: Packet) {
+        let conn = self.conn_of(key);
         let meta = pkt.meta_mut();
         meta.mark = mark;
         meta.src = Some(SocketAddr::V4(conn.remote));
@@ -430,31 +438,29 @@ impl Tcp {
         }
         // Push received bytes to the application.
         if c.told_connected {
-            let mut buf = [0u8; 16 * 1024];
             loop {
-                let room = c.credit.unwrap_or(usize::MAX).min(buf.len());
-                if room == 0 && c.sock.recv_queue() > 0 {
-                    // The application has not asked for more: the bytes wait and the
-                    // window closes.
+                let ready = c.sock.recv_queue();
+                let want = c.credit.unwrap_or(usize::MAX).min(ready).min(DATA_CHUNK);
+                if want == 0 {
+                    // Nothing ready (is it the end?), or the application has not asked
+                    // for more: then the bytes wait and the window closes.
+                    if ready == 0 && c.sock.recv(&mut []) == Err(TcpError::Finished) && !c.told_eof
+                    {
+                        c.told_eof = true;
+                        self.to_app(cx, c.app, &key, msg::EOF, &[]);
+                    }
                     break;
                 }
-                match c.sock.recv(&mut buf[..room]) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        if let Some(credit) = &mut c.credit {
-                            *credit -= n;
-                        }
-                        self.to_app(cx, c.app, &key, msg::DATA, &buf[..n]);
-                    }
-                    Err(TcpError::Finished) => {
-                        if !c.told_eof {
-                            c.told_eof = true;
-                            self.to_app(cx, c.app, &key, msg::EOF, &[]);
-                        }
-                        break;
-                    }
-                    Err(_) => break,
+                // Straight from the receive buffer into the event packet.
+                let mut pkt = cx.alloc();
+                let Ok(n) = c.sock.recv(pkt.put(want)) else {
+                    break;
+                };
+                pkt.truncate(n);
+                if let Some(credit) = &mut c.credit {
+                    *credit -= n;
                 }
+                self.event_to_app(cx, c.app, &key, msg::DATA, pkt);
             }
             // Reading may have opened the window: send the update.
             while let Some(out) = c.sock.poll_transmit(now) {
