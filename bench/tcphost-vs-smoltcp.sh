@@ -121,19 +121,17 @@ vipe_send() {
 
 vipe_recv() {
   fresh_ns
-  ip netns exec $NS python3 -c "$ZERO_SERVER" $BYTES >/dev/null 2>&1 &
+  ip netns exec $NS /usr/bin/time -f '%U %S' -o "$DIR/peer.txt" python3 -c "$ZERO_SERVER" $BYTES >/dev/null 2>&1 &
   local server=$!
   sleep 0.3
-  local before
-  before=$(cpu_of $server)
   /usr/bin/time -f '%U %S' -o "$DIR/time.txt" \
     "$VIPE" --tap "$TAP" --ip 10.80.0.2/24 --fetch http://10.80.0.1:8000/big.bin --seconds 600 >"$DIR/fetch.txt" &
   local client=$!
   vipe_tap
   wait $client
+  wait $server  # the responder ends after one response
   local peer_cpu
-  peer_cpu=$(python3 -c "print($(cpu_of $server) - $before)")
-  kill $server; wait $server 2>/dev/null || true
+  peer_cpu=$(cpu_in "$DIR/peer.txt")
   # "fetched N bytes in S s from the handshake (R Mbit/s)"
   grep -q "fetched $BYTES bytes" "$DIR/fetch.txt" || { cat "$DIR/fetch.txt" >&2; exit 1; }
   echo "$(sed -E 's/.*\(([0-9.]+) Mbit\/s\).*/\1/' "$DIR/fetch.txt" | python3 -c "print(round(float(input())))") $(python3 -c "print($peer_cpu + $(cpu_in "$DIR/time.txt"))")"

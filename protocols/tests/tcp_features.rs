@@ -384,3 +384,32 @@ fn the_window_closes_when_the_application_does_not_read_and_reopens_when_it_does
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(out[0].segment.window, 2000);
 }
+
+#[test]
+fn the_application_hears_of_trouble_at_r1_long_before_r2() {
+    let mut fx = established_with(config());
+    assert_eq!(
+        TcpConfig::default().r1_timeouts,
+        3,
+        "SHLD-10: R1 of 3 retransmissions"
+    );
+    fx.s.send(b"lost").unwrap();
+    fx.out();
+    let mut stalled_at = None;
+    let start = fx.now;
+    while fx.now < start + Duration::from_secs(20) {
+        let at = fx.s.poll_at().unwrap();
+        fx.now = at;
+        fx.out();
+        if fx.events().contains(&TcpEvent::Stalled) {
+            assert!(stalled_at.is_none(), "told once");
+            stalled_at = Some(fx.s.stats().timeouts);
+        }
+    }
+    assert_eq!(stalled_at, Some(3));
+    assert_eq!(
+        fx.s.state(),
+        State::Established,
+        "R1 does not end the connection"
+    );
+}

@@ -81,6 +81,11 @@ pub struct TcpConfig {
     /// Keep-alive probing; `None` (the default, RFC 9293 MUST-25) sends none. An
     /// application can switch it per connection (`TcpApp::keep_alive`).
     pub keep_alive: Option<KeepAlive>,
+    /// R1 (RFC 9293 3.8.3): after this many retransmission timeouts in a row the
+    /// application is told that delivery is in trouble
+    /// ([`TcpEvent::Stalled`](super::TcpEvent::Stalled)), well before R2 ends the
+    /// connection. Default 3 (SHLD-10).
+    pub r1_timeouts: u32,
 }
 
 impl Default for TcpConfig {
@@ -105,6 +110,7 @@ impl Default for TcpConfig {
             challenge_ack_limit: 10,
             cwnd_trace: 0,
             keep_alive: None,
+            r1_timeouts: 3,
         }
     }
 }

@@ -76,6 +76,8 @@ pub mod msg {
     /// TCP → app: the peer sent urgent data; that many bytes (big-endian `u32`) from the
     /// next byte delivered end the urgent data.
     pub const URGENT: u32 = 0x7c91_000a;
+    /// TCP → app: retransmissions reached R1; the connection goes on (RFC 9293 SHLD-9).
+    pub const STALLED: u32 = 0x7c91_000b;
 }
 
 /// A connection as the application names it.
@@ -110,6 +112,8 @@ pub enum AppEvent {
     SoftError(Conn, Vec<u8>),
     /// Urgent data ahead: they end this many bytes after the next byte delivered.
     Urgent(Conn, usize),
+    /// Retransmissions reached R1; the connection goes on.
+    Stalled(Conn),
 }
 
 /// Builds command packets and reads event packets for applications.
@@ -221,6 +225,7 @@ impl TcpApp {
             msg::ERROR => AppEvent::Error(pkt.data().to_vec()),
             msg::SOFT_ERROR => AppEvent::SoftError(conn?, pkt.data().to_vec()),
             msg::URGENT => AppEvent::Urgent(conn?, num()?),
+            msg::STALLED => AppEvent::Stalled(conn?),
             _ => return None,
         })
     }
@@ -429,6 +434,11 @@ impl Tcp {
                         _ => "ICMP: the network or host is unreachable or a hop timed out",
                     };
                     self.to_app(cx, c.app, &key, msg::SOFT_ERROR, why.as_bytes());
+                }
+                TcpEvent::Stalled => {
+                    if c.told_connected {
+                        self.to_app(cx, c.app, &key, msg::STALLED, &[]);
+                    }
                 }
                 TcpEvent::Urgent => {
                     let ahead = c.sock.urgent_pending() as u32;

@@ -112,6 +112,9 @@ pub enum TcpEvent {
     /// The peer marked data urgent (RFC 9293 3.8.5): the urgent data end at
     /// [`TcpSocket::urgent_pending`] bytes ahead of the next byte to read.
     Urgent,
+    /// Retransmissions reached R1 ([`TcpConfig::r1_timeouts`] timeouts in a row): the
+    /// connection goes on, but the peer has not answered for a while (RFC 9293 SHLD-9).
+    Stalled,
 }
 
 /// An ICMP error about a connection's segments, as TCP sorts them (RFC 1122 4.2.3.9,
@@ -318,6 +321,7 @@ const EV_CLOSED: u8 = 8;
 const EV_RESET: u8 = 16;
 const EV_SOFT_ERROR: u8 = 32;
 const EV_URGENT: u8 = 64;
+const EV_STALLED: u8 = 128;
 
 /// One TCP connection (or a listening socket waiting for its first SYN).
 #[derive(Clone)]
@@ -761,6 +765,7 @@ impl TcpSocket {
             (EV_CLOSED, TcpEvent::Closed),
             (EV_SOFT_ERROR, TcpEvent::SoftError),
             (EV_URGENT, TcpEvent::Urgent),
+            (EV_STALLED, TcpEvent::Stalled),
         ] {
             if self.events & bit != 0 {
                 self.events &= !bit;
@@ -1884,6 +1889,9 @@ impl TcpSocket {
         self.stats.timeouts += 1;
         let first = self.rto.backoff() == 0;
         self.rto.back_off();
+        if self.rto.backoff() == self.config.r1_timeouts && self.state.is_synchronized() {
+            self.events |= EV_STALLED;
+        }
         if self.rto.backoff() > 3 {
             self.rto.reset_samples();
         }
