@@ -413,3 +413,45 @@ fn the_application_hears_of_trouble_at_r1_long_before_r2() {
         "R1 does not end the connection"
     );
 }
+
+/// Tail loss probe: the ACK of a whole flight is lost; instead of waiting for the
+/// retransmission timeout, the last segment goes again after max(2·SRTT, 10 ms), once.
+#[test]
+fn a_lost_final_ack_is_recovered_by_a_tail_probe_not_a_timeout() {
+    let mut fx = established_with(TcpConfig {
+        tail_loss_probe: true,
+        ..config()
+    });
+    // One round trip of 1 ms gives an RTT sample.
+    fx.s.send(&[1; 1000]).unwrap();
+    fx.out();
+    fx.now += Duration::from_millis(1);
+    let ack = fx.next(ACK);
+    fx.input(ack, &[]).unwrap();
+    fx.out();
+    // A flight of three segments whose ACK never comes.
+    fx.s.send(&[2; 3000]).unwrap();
+    let sent_at = fx.now;
+    let flight = fx.out();
+    assert_eq!(flight.len(), 3);
+    let last = flight.last().unwrap().segment.seq;
+    let rto = fx.s.rto();
+    let sent = fx.run_until(sent_at + rto - Duration::from_millis(1));
+    assert_eq!(sent.len(), 1, "one probe before the RTO: {sent:?}");
+    let (at, probe) = &sent[0];
+    assert_eq!(
+        *at,
+        sent_at + Duration::from_millis(10),
+        "max(2·SRTT, 10 ms)"
+    );
+    assert_eq!(probe.segment.seq, last, "the last segment again");
+    assert_eq!(fx.s.stats().tail_probes, 1);
+    assert_eq!(fx.s.stats().timeouts, 0);
+    // Its ACK covers the flight: no timeout, no reduction of cwnd.
+    let cwnd = fx.s.cwnd();
+    let ack = fx.next(ACK);
+    fx.input(ack, &[]).unwrap();
+    assert_eq!(fx.s.snd_una(), fx.s.snd_nxt());
+    assert!(fx.s.cwnd() >= cwnd);
+    assert!(fx.run_until(fx.now + Duration::from_secs(5)).is_empty());
+}

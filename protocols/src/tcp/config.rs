@@ -86,6 +86,12 @@ pub struct TcpConfig {
     /// ([`TcpEvent::Stalled`](super::TcpEvent::Stalled)), well before R2 ends the
     /// connection. Default 3 (SHLD-10).
     pub r1_timeouts: u32,
+    /// Tail loss probe (after RFC 8985 section 7): when the last ACK of a flight is lost
+    /// and nothing else is in flight, probe with the last segment after
+    /// max(2·SRTT, 10 ms) instead of waiting for the retransmission timeout (at least
+    /// `min_rto`). One probe per tail; it does not change the congestion window.
+    /// Default on.
+    pub tail_loss_probe: bool,
 }
 
 impl Default for TcpConfig {
@@ -111,6 +117,7 @@ impl Default for TcpConfig {
             cwnd_trace: 0,
             keep_alive: None,
             r1_timeouts: 3,
+            tail_loss_probe: true,
         }
     }
 }

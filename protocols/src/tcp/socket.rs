@@ -300,6 +300,8 @@ pub struct TcpStats {
     pub bytes_received: u64,
     /// Keep-alive probes sent.
     pub keepalives: u64,
+    /// Tail loss probes sent.
+    pub tail_probes: u64,
     /// ICMP errors accepted for this connection.
     pub icmp_errors: u64,
 }
@@ -410,6 +412,12 @@ pub struct TcpSocket {
     snd_up: Option<SeqNumber>,
     /// Receive urgent pointer: the first octet after the urgent data the peer sent.
     rcv_up: Option<SeqNumber>,
+
+    // Tail loss probe.
+    tlp_at: Option<Instant>,
+    tlp_pending: bool,
+    /// SND.MAX when the last probe went out: no second probe for the same tail.
+    tlp_high: Option<SeqNumber>,
 }
 
 impl fmt::Debug for TcpSocket {
@@ -498,6 +506,9 @@ impl TcpSocket {
             soft_error: None,
             snd_up: None,
             rcv_up: None,
+            tlp_at: None,
+            tlp_pending: false,
+            tlp_high: None,
         }
     }
 
@@ -1832,6 +1843,7 @@ impl TcpSocket {
             || !self.control.is_empty()
             || self.probe_pending
             || self.keepalive_pending
+            || self.tlp_pending
         {
             return Some(Instant::ZERO);
         }
@@ -1840,6 +1852,7 @@ impl TcpSocket {
             self.delack_at,
             self.timewait_at,
             self.keepalive_at,
+            self.tlp_at,
         ]
         .into_iter()
         .flatten()
@@ -1864,6 +1877,58 @@ impl TcpSocket {
             self.keepalive_at = None;
             self.on_keepalive(now);
         }
+        if self.tlp_at.is_some_and(|t| now >= t) {
+            self.tlp_at = None;
+            if self.snd_max > self.snd_una && self.recovery == Recovery::None {
+                self.tlp_pending = true;
+                self.tlp_high = Some(self.snd_max);
+            }
+        }
+    }
+
+    /// Arms the tail loss probe once everything that can be sent is sent: data in
+    /// flight, no recovery, an RTT known, and no probe yet for this tail.
+    fn arm_tlp(&mut self, now: Instant) {
+        let Some(srtt) = self.rto.srtt() else {
+            return;
+        };
+        let tail = self.config.tail_loss_probe
+            && matches!(self.state, State::Established | State::CloseWait)
+            && self.snd_max > self.snd_una
+            && self.recovery == Recovery::None
+            && self.snd_wnd > 0
+            && self.tlp_high.is_none_or(|h| self.snd_una > h);
+        if !tail {
+            self.tlp_at = None;
+            return;
+        }
+        let mut pto = srtt.saturating_mul(2).max(Duration::from_millis(10));
+        if self.flight() <= self.smss() {
+            // One segment out: the peer may hold its ACK (RFC 8985 7.2, WCDelAckT).
+            pto = pto + Duration::from_millis(200);
+        }
+        let at = now + pto;
+        if self.rtx_at.is_some_and(|r| at >= r) {
+            self.tlp_at = None;
+        } else {
+            self.tlp_at = Some(at);
+        }
+    }
+
+    fn send_tlp(&mut self, now: Instant) -> Option<Outgoing> {
+        if !self.tlp_pending {
+            return None;
+        }
+        self.tlp_pending = false;
+        // The last segment again: its ACK (or SACK) tells what the lost ACK would have.
+        let data_end = self.data_start() + self.send_buf.len();
+        let end = self.snd_max.min(data_end);
+        let len = self.smss().min(end.since(self.snd_una));
+        if len == 0 {
+            return None;
+        }
+        self.stats.tail_probes += 1;
+        self.data_segment(now, end - len, len, true)
     }
 
     fn on_rto(&mut self, now: Instant) {
@@ -1930,6 +1995,7 @@ impl TcpSocket {
             State::TimeWait | State::FinWait2 => self.send_ack_if_needed(now),
             _ => self
                 .send_retransmission(now)
+                .or_else(|| self.send_tlp(now))
                 .or_else(|| self.send_probe(now))
                 .or_else(|| self.send_new(now))
                 .or_else(|| self.send_ack_if_needed(now))
@@ -1942,6 +2008,8 @@ impl TcpSocket {
             self.probe_pending = false;
             self.syn_pending = false;
             self.keepalive_pending = false;
+            self.tlp_pending = false;
+            self.arm_tlp(now);
         }
         out
     }
