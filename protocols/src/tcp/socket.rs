@@ -1905,7 +1905,7 @@ impl TcpSocket {
         let mut pto = srtt.saturating_mul(2).max(Duration::from_millis(10));
         if self.flight() <= self.smss() {
             // One segment out: the peer may hold its ACK (RFC 8985 7.2, WCDelAckT).
-            pto = pto + Duration::from_millis(200);
+            pto += Duration::from_millis(200);
         }
         let at = now + pto;
         if self.rtx_at.is_some_and(|r| at >= r) {
