@@ -15,4 +15,6 @@ pub mod pastry;
 pub mod platform;
 pub mod sim_scale;
 pub mod stats;
+#[cfg(feature = "ns3")]
+pub mod tcp_ns3;
 pub mod tcphost;

@@ -107,7 +107,8 @@ pub fn host(
     })
 }
 
-/// Adds TCP to a host built by [`host`]: IPv4's `upper(6)` to TCP's `ip`. Applications
+/// Adds TCP to a host built by [`host`]: IPv4's `upper(6)` to TCP's `ip`, ICMP's
+/// `errors(6)` to TCP's `icmp`. Applications
 /// connect to TCP's `app(id)` ports.
 pub fn add_tcp(
     node: &mut Node,
@@ -119,6 +120,10 @@ pub fn add_tcp(
     node.connect(
         host.ipv4.port(Ipv4Port::Upper(PROTO_TCP)),
         tcp.port(TcpPort::Ip),
+    )?;
+    node.connect(
+        host.icmp.port(IcmpPort::Errors(PROTO_TCP)),
+        tcp.port(TcpPort::Icmp),
     )?;
     Ok(tcp)
 }

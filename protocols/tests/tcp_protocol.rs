@@ -202,3 +202,78 @@ fn listener_answers_syn_with_our_options() {
     assert_eq!(o.timestamps.map(|t| t.1), Some(5));
     assert_eq!(node.protocol(tcp).unwrap().half_open(), 1);
 }
+
+/// RFC 9293 MUST-42: several LISTENs on one port, told apart by the remote socket they
+/// name; the most specific one takes a SYN, and a second LISTEN for the same remote is
+/// refused with a reason.
+#[test]
+fn listeners_share_a_port_by_remote_socket() {
+    use vipe_protocols::tcp::msg;
+    let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+    let listen = |remote| (msg::LISTEN, Some(SocketAddrV4::new(ME, 80)), Some(remote));
+    let mut node = Node::new(NodeId(0));
+    let iface = Interface {
+        addr: ME,
+        prefix_len: 24,
+        mtu: 1500,
+    };
+    let ip = node.add(Ipv4::new(Ipv4Config::host(iface, None)));
+    let tcp = node.add(Tcp::new(ME, TcpProtocolConfig::default()));
+    node.connect(ip.port(Ipv4Port::Upper(6)), tcp.port(TcpPort::Ip))
+        .unwrap();
+    // App 1 listens for PEER:40000 only; app 2 for anyone, twice (the second refused);
+    // app 3 for PEER at any port.
+    let apps: Vec<_> = [
+        vec![listen(SocketAddrV4::new(PEER, 40000))],
+        vec![listen(any), listen(any)],
+        vec![listen(SocketAddrV4::new(PEER, 0))],
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, start)| {
+        let app = node.add(App { start, got: vec![] });
+        node.connect(tcp.port(TcpPort::App(i as u16 + 1)), app.port(AppPort::Tcp))
+            .unwrap();
+        app
+    })
+    .collect();
+    let dev = node.add_device("if0", DeviceKind::Frame);
+    node.attach(dev, ip.port(Ipv4Port::Lower(0))).unwrap();
+    node.start(Instant::ZERO);
+    let errors = &node.protocol(apps[1]).unwrap().got;
+    assert!(
+        matches!(&errors[..], [AppEvent::Error(why)] if String::from_utf8_lossy(why).contains("already listened")),
+        "{errors:?}"
+    );
+    let other = Ipv4Addr::new(10, 0, 0, 3);
+    let mut now = Instant::from_millis(1);
+    // (from, to which app)
+    for (from, port, app) in [(PEER, 40000, 0), (PEER, 40001, 2), (other, 40000, 1)] {
+        let mut s = syn(80);
+        s.src_port = port;
+        node.handle_input(now, dev, datagram(from, ME, &s));
+        let synack = replies(&mut node).pop().unwrap();
+        assert_eq!(synack.flags, SYN | ACK);
+        let ack = Segment {
+            src_port: port,
+            dst_port: 80,
+            seq: SeqNumber(78),
+            ack: synack.seq + 1,
+            flags: ACK,
+            window: 65535,
+            ..Segment::default()
+        };
+        now += Duration::from_millis(1);
+        node.handle_input(now, dev, datagram(from, ME, &ack));
+        node.handle_timeout(now);
+        for (i, a) in apps.iter().enumerate() {
+            let connected = node
+                .protocol(*a)
+                .unwrap()
+                .got
+                .iter()
+                .any(|e| matches!(e, AppEvent::Connected(c) if *c.remote.ip() == from && c.remote.port() == port));
+            assert_eq!(connected, i == app, "{from}:{port} reached app {}", i + 1);
+        }
+    }
+}

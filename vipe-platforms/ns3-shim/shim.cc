@@ -48,6 +48,8 @@ typedef void (*vipe_datagram_fn)(void* ctx,
 namespace
 {
 
+struct TcpFlow;
+
 struct World
 {
     void* ctx = nullptr;
@@ -60,6 +62,23 @@ struct World
     std::vector<Ptr<Socket>> sockets;
     std::vector<EventId> wakes; // by VIPE node index
     EventId stop;
+    std::vector<TcpFlow*> flows;
+};
+
+// A bulk TCP transfer between two nodes with ns-3's own stack: a sender writing as much
+// as its socket takes, a PacketSink reading everything, and the sender's congestion
+// window at every change (TcpSocketBase's CongestionWindow trace source).
+struct TcpFlow
+{
+    Ptr<Node> sender;
+    Ipv4Address dst;
+    uint16_t port = 0;
+    uint64_t total = 0; // bytes to send; 0: without end
+    uint64_t queued = 0;
+    Ptr<Socket> socket;
+    Ptr<PacketSink> sink;
+    std::vector<int64_t> cwnd_t;
+    std::vector<uint32_t> cwnd_v;
 };
 
 World* g_world = nullptr;
@@ -149,6 +168,56 @@ OnReadable(uint32_t port, Ptr<Socket> socket)
     }
 }
 
+void
+FlowCwnd(TcpFlow* flow, uint32_t, uint32_t cwnd)
+{
+    flow->cwnd_t.push_back(Simulator::Now().GetNanoSeconds());
+    flow->cwnd_v.push_back(cwnd);
+}
+
+void
+FlowSend(TcpFlow* flow, Ptr<Socket> socket, uint32_t)
+{
+    while (flow->total == 0 || flow->queued < flow->total)
+    {
+        uint64_t room = socket->GetTxAvailable();
+        if (room == 0)
+        {
+            return;
+        }
+        uint64_t n = std::min<uint64_t>(room, 64 * 1024);
+        if (flow->total != 0)
+        {
+            n = std::min(n, flow->total - flow->queued);
+        }
+        int sent = socket->Send(Create<Packet>(n));
+        if (sent <= 0)
+        {
+            return;
+        }
+        flow->queued += sent;
+    }
+}
+
+void
+FlowConnected(TcpFlow* flow, Ptr<Socket> socket)
+{
+    FlowSend(flow, socket, 0);
+}
+
+void
+FlowStart(TcpFlow* flow)
+{
+    Ptr<Socket> socket = Socket::CreateSocket(flow->sender, TcpSocketFactory::GetTypeId());
+    flow->socket = socket;
+    socket->TraceConnectWithoutContext("CongestionWindow", MakeBoundCallback(&FlowCwnd, flow));
+    socket->Bind();
+    socket->SetConnectCallback(MakeBoundCallback(&FlowConnected, flow),
+                               MakeNullCallback<void, Ptr<Socket>>());
+    socket->SetSendCallback(MakeBoundCallback(&FlowSend, flow));
+    socket->Connect(InetSocketAddress(flow->dst, flow->port));
+}
+
 } // namespace
 
 extern "C" {
@@ -172,6 +241,8 @@ vipe_ns3_begin(void* ctx,
     PointToPointNetDevice::GetTypeId();
     Ipv4L3Protocol::GetTypeId();
     UdpEchoServer::GetTypeId();
+    PacketSink::GetTypeId();
+    TcpNewReno::GetTypeId();
     // Real checksums (IPv4, ICMP, UDP, the Ethernet FCS): VIPE's stack always fills and
     // verifies them, and ns-3's stack then checks VIPE's and Wireshark checks ns-3's.
     GlobalValue::Bind("ChecksumEnabled", BooleanValue(true));
@@ -200,6 +271,16 @@ vipe_ns3_end() noexcept
         socket->Close();
     }
     g_world->sockets.clear();
+    for (TcpFlow* flow : g_world->flows)
+    {
+        if (flow->socket)
+        {
+            flow->socket->SetSendCallback(MakeNullCallback<void, Ptr<Socket>, uint32_t>());
+            flow->socket->Close();
+        }
+        delete flow;
+    }
+    g_world->flows.clear();
     for (auto& wake : g_world->wakes)
     {
         Simulator::Remove(wake);
@@ -512,6 +593,70 @@ vipe_ns3_udp_echo_server(uint32_t node, uint16_t port) noexcept
     ApplicationContainer apps = echo.Install(g_world->nodes[node]);
     apps.Start(Seconds(0));
     return 0;
+}
+
+/// A bulk TCP transfer of ns-3's own TCP (whatever `ns3::TcpL4Protocol::SocketType` and
+/// the other defaults say) from `sender` to `receiver` (both with the Internet stack):
+/// a PacketSink on `receiver` at `port` from time zero, and at `start_ns` a socket on
+/// `sender` connecting to `dst_ip:port` and writing `bytes` bytes (0: until the end).
+/// Returns the flow handle or -1.
+int32_t
+vipe_ns3_tcp_bulk(uint32_t sender,
+                  uint32_t receiver,
+                  uint32_t dst_ip,
+                  uint16_t port,
+                  uint64_t bytes,
+                  int64_t start_ns) noexcept
+{
+    if (!ValidNode(sender) || !ValidNode(receiver) ||
+        !g_world->nodes[sender]->GetObject<Ipv4>() || !g_world->nodes[receiver]->GetObject<Ipv4>())
+    {
+        return -1;
+    }
+    PacketSinkHelper sinkHelper("ns3::TcpSocketFactory",
+                                InetSocketAddress(Ipv4Address::GetAny(), port));
+    ApplicationContainer apps = sinkHelper.Install(g_world->nodes[receiver]);
+    apps.Start(Seconds(0));
+    TcpFlow* flow = new TcpFlow;
+    flow->sender = g_world->nodes[sender];
+    flow->dst = Ipv4Address(dst_ip);
+    flow->port = port;
+    flow->total = bytes;
+    flow->sink = DynamicCast<PacketSink>(apps.Get(0));
+    g_world->flows.push_back(flow);
+    int64_t now = Simulator::Now().GetNanoSeconds();
+    Simulator::Schedule(NanoSeconds(start_ns > now ? start_ns - now : 0), &FlowStart, flow);
+    return g_world->flows.size() - 1;
+}
+
+/// Bytes the flow's PacketSink has received so far (UINT64_MAX for a bad handle).
+uint64_t
+vipe_ns3_tcp_flow_received(uint32_t flow) noexcept
+{
+    if (!g_world || flow >= g_world->flows.size())
+    {
+        return UINT64_MAX;
+    }
+    return g_world->flows[flow]->sink->GetTotalRx();
+}
+
+/// Copies up to `cap` of the flow's congestion-window changes from the `from`-th on
+/// (time in ns, window in bytes); returns how many it copied, or -1 for a bad handle.
+int64_t
+vipe_ns3_tcp_flow_cwnd(uint32_t flow, uint64_t from, int64_t* times, uint32_t* cwnds, uint64_t cap) noexcept
+{
+    if (!g_world || flow >= g_world->flows.size())
+    {
+        return -1;
+    }
+    TcpFlow* f = g_world->flows[flow];
+    uint64_t n = 0;
+    for (uint64_t i = from; i < f->cwnd_t.size() && n < cap; i++, n++)
+    {
+        times[n] = f->cwnd_t[i];
+        cwnds[n] = f->cwnd_v[i];
+    }
+    return n;
 }
 
 /// Copies a packet handed to a callback into `out` (at most `len` bytes).

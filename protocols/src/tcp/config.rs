@@ -2,6 +2,32 @@
 
 use vipe_rt::Duration;
 
+/// TCP keep-alive (RFC 9293 3.8.4): after `idle` with nothing received and nothing
+/// outstanding, probe the peer every `interval`; after `probes` probes in a row go
+/// unanswered, the connection is dropped with [`TcpError::TimedOut`](super::TcpError).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeepAlive {
+    /// Quiet time before the first probe (RFC 9293 MUST-28: at least two hours by
+    /// default).
+    pub idle: Duration,
+    /// Time between unanswered probes.
+    pub interval: Duration,
+    /// Unanswered probes before giving up (RFC 9293 MUST-29: one lost probe is not a
+    /// dead peer).
+    pub probes: u32,
+}
+
+impl Default for KeepAlive {
+    /// Two hours idle, then nine probes 75 s apart (the values of RFC 1122 and Linux).
+    fn default() -> Self {
+        KeepAlive {
+            idle: Duration::from_secs(2 * 3600),
+            interval: Duration::from_secs(75),
+            probes: 9,
+        }
+    }
+}
+
 /// Settings of one socket (or of every socket a TCP instance creates).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TcpConfig {
@@ -35,7 +61,11 @@ pub struct TcpConfig {
     pub msl: Duration,
     /// Initial congestion window in segments; `None` uses RFC 5681's formula.
     pub initial_window: Option<usize>,
-    /// Most out-of-order ranges kept for reassembly. Default 64.
+    /// Most out-of-order ranges kept for reassembly, and most SACKed ranges the sender's
+    /// scoreboard keeps. Default 512: a window of a thousand segments with every other
+    /// one lost still fits. Too few makes a large window stall after a burst of losses
+    /// (segments past the last kept range count as in flight, so the pipe stays above
+    /// cwnd until the holes are filled one by one).
     pub max_ooo_ranges: usize,
     /// Give up a connection attempt after retransmitting the SYN this long (R2 for SYN,
     /// RFC 9293 MUST-23: at least 3 minutes). Default 180 s.
@@ -45,6 +75,23 @@ pub struct TcpConfig {
     pub user_timeout: Duration,
     /// Most RFC 5961 challenge ACKs per second. Default 10.
     pub challenge_ack_limit: u32,
+    /// Record every change of the congestion window, up to this many changes
+    /// ([`TcpSocket::cwnd_trace`](super::TcpSocket::cwnd_trace)); 0 records none. Default 0.
+    pub cwnd_trace: usize,
+    /// Keep-alive probing; `None` (the default, RFC 9293 MUST-25) sends none. An
+    /// application can switch it per connection (`TcpApp::keep_alive`).
+    pub keep_alive: Option<KeepAlive>,
+    /// R1 (RFC 9293 3.8.3): after this many retransmission timeouts in a row the
+    /// application is told that delivery is in trouble
+    /// ([`TcpEvent::Stalled`](super::TcpEvent::Stalled)), well before R2 ends the
+    /// connection. Default 3 (SHLD-10).
+    pub r1_timeouts: u32,
+    /// Tail loss probe (after RFC 8985 section 7): when the last ACK of a flight is lost
+    /// and nothing else is in flight, probe with the last segment after
+    /// max(2·SRTT, 10 ms) instead of waiting for the retransmission timeout (at least
+    /// `min_rto`). One probe per tail; it does not change the congestion window.
+    /// Default on.
+    pub tail_loss_probe: bool,
 }
 
 impl Default for TcpConfig {
@@ -63,10 +110,14 @@ impl Default for TcpConfig {
             max_rto: Duration::from_secs(60),
             msl: Duration::from_secs(60),
             initial_window: None,
-            max_ooo_ranges: 64,
+            max_ooo_ranges: 512,
             syn_timeout: Duration::from_secs(180),
             user_timeout: Duration::from_secs(300),
             challenge_ack_limit: 10,
+            cwnd_trace: 0,
+            keep_alive: None,
+            r1_timeouts: 3,
+            tail_loss_probe: true,
         }
     }
 }

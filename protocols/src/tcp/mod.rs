@@ -24,10 +24,10 @@ pub mod send_buffer;
 pub mod seq;
 pub mod socket;
 
-pub use config::TcpConfig;
+pub use config::{KeepAlive, TcpConfig};
 pub use isn::IsnGenerator;
 pub use options::{SackBlock, TcpOptions};
 pub use protocol::{AppEvent, Conn, ConnKey, Tcp, TcpApp, TcpPort, TcpProtocolConfig, msg};
 pub use segment::{Segment, SegmentError};
 pub use seq::SeqNumber;
-pub use socket::{DropReason, Outgoing, State, TcpError, TcpEvent, TcpSocket, TcpStats};
+pub use socket::{DropReason, IcmpError, Outgoing, State, TcpError, TcpEvent, TcpSocket, TcpStats};

@@ -19,15 +19,17 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use vipe_rt::prelude::*;
 
-use super::config::TcpConfig;
+use super::config::{KeepAlive, TcpConfig};
 use super::isn::IsnGenerator;
 use super::segment::Segment;
-use super::socket::{State, TcpError, TcpEvent, TcpSocket};
+use super::seq::SeqNumber;
+use super::socket::{IcmpError, State, TcpError, TcpEvent, TcpSocket};
 use crate::wire::tcp::{ACK, RST, SYN};
 
 /// Command and event codes carried in `meta().mark` between TCP and applications.
 pub mod msg {
-    /// App → TCP: listen on `meta().src`'s port.
+    /// App → TCP: listen on `meta().src`'s port, for connections from `meta().dst` if
+    /// it is set (an unspecified address or a zero port in it matches any).
     pub const LISTEN: u32 = 0x7c90_0001;
     /// App → TCP: connect to `meta().dst` (from `meta().src`'s port, or an ephemeral one
     /// if it is 0 or absent).
@@ -40,6 +42,17 @@ pub mod msg {
     pub const ABORT: u32 = 0x7c90_0005;
     /// App → TCP: stop listening on `meta().src`'s port.
     pub const UNLISTEN: u32 = 0x7c90_0006;
+    /// App → TCP: keep-alive for the connection: 12 bytes (idle ms, interval ms,
+    /// probes; big-endian `u32`s) switch it on, no bytes switch it off.
+    pub const KEEPALIVE: u32 = 0x7c90_0007;
+    /// App → TCP: the packet's bytes are urgent data for the connection.
+    pub const SEND_URGENT: u32 = 0x7c90_0008;
+    /// App → TCP: the application takes up to this many more bytes (big-endian `u32`).
+    /// From the first `READ` on (or from the start, with
+    /// [`TcpProtocolConfig::app_reads`](super::TcpProtocolConfig)), received bytes wait in
+    /// the receive buffer until the application asks for them, so the window closes
+    /// when it stops reading.
+    pub const READ: u32 = 0x7c90_0009;
 
     /// TCP → app: the connection is established (active or accepted).
     pub const CONNECTED: u32 = 0x7c91_0001;
@@ -57,6 +70,14 @@ pub mod msg {
     pub const SHORT: u32 = 0x7c91_0007;
     /// TCP → app: a command was refused (the bytes say why and what to change).
     pub const ERROR: u32 = 0x7c91_0008;
+    /// TCP → app: an ICMP soft error about the connection, which goes on (the bytes say
+    /// which).
+    pub const SOFT_ERROR: u32 = 0x7c91_0009;
+    /// TCP → app: the peer sent urgent data; that many bytes (big-endian `u32`) from the
+    /// next byte delivered end the urgent data.
+    pub const URGENT: u32 = 0x7c91_000a;
+    /// TCP → app: retransmissions reached R1; the connection goes on (RFC 9293 SHLD-9).
+    pub const STALLED: u32 = 0x7c91_000b;
 }
 
 /// A connection as the application names it.
@@ -87,6 +108,12 @@ pub enum AppEvent {
     Short(Conn, usize),
     /// A command was refused, with the reason.
     Error(Vec<u8>),
+    /// An ICMP soft error about the connection, with what it was.
+    SoftError(Conn, Vec<u8>),
+    /// Urgent data ahead: they end this many bytes after the next byte delivered.
+    Urgent(Conn, usize),
+    /// Retransmissions reached R1; the connection goes on.
+    Stalled(Conn),
 }
 
 /// Builds command packets and reads event packets for applications.
@@ -106,6 +133,17 @@ impl TcpApp {
         meta.src = Some(SocketAddr::V4(src));
         meta.dst = dst.map(SocketAddr::V4);
         pkt
+    }
+
+    /// Listen on `port` for connections from `remote` only (an unspecified address or
+    /// a zero port matches any); several such listeners may share a port.
+    pub fn listen_from(pkt: Packet, port: u16, remote: SocketAddrV4) -> Packet {
+        Self::command(
+            pkt,
+            msg::LISTEN,
+            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
+            Some(remote),
+        )
     }
 
     /// Listen on `port`.
@@ -143,6 +181,28 @@ impl TcpApp {
         Self::command(pkt, msg::ABORT, conn.local, Some(conn.remote))
     }
 
+    /// Urgent data for `conn`: `pkt` holds the bytes.
+    pub fn send_urgent(pkt: Packet, conn: Conn) -> Packet {
+        Self::command(pkt, msg::SEND_URGENT, conn.local, Some(conn.remote))
+    }
+
+    /// Keep-alive on (`Some`) or off for `conn`.
+    pub fn keep_alive(mut pkt: Packet, conn: Conn, keep_alive: Option<KeepAlive>) -> Packet {
+        if let Some(k) = keep_alive {
+            let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+            pkt.put_slice(&ms(k.idle).to_be_bytes());
+            pkt.put_slice(&ms(k.interval).to_be_bytes());
+            pkt.put_slice(&k.probes.to_be_bytes());
+        }
+        Self::command(pkt, msg::KEEPALIVE, conn.local, Some(conn.remote))
+    }
+
+    /// The application takes up to `bytes` more bytes of `conn`.
+    pub fn read(mut pkt: Packet, conn: Conn, bytes: u32) -> Packet {
+        pkt.put_slice(&bytes.to_be_bytes());
+        Self::command(pkt, msg::READ, conn.local, Some(conn.remote))
+    }
+
     /// Decodes an event packet from TCP; `None` if it is not one.
     pub fn event(pkt: &Packet) -> Option<AppEvent> {
         let meta = pkt.meta();
@@ -163,6 +223,9 @@ impl TcpApp {
             msg::RESET => AppEvent::Reset(conn?, pkt.data().to_vec()),
             msg::SHORT => AppEvent::Short(conn?, num()?),
             msg::ERROR => AppEvent::Error(pkt.data().to_vec()),
+            msg::SOFT_ERROR => AppEvent::SoftError(conn?, pkt.data().to_vec()),
+            msg::URGENT => AppEvent::Urgent(conn?, num()?),
+            msg::STALLED => AppEvent::Stalled(conn?),
             _ => return None,
         })
     }
@@ -189,6 +252,9 @@ pub struct TcpProtocolConfig {
     pub backlog: usize,
     /// Most connections in all.
     pub max_connections: usize,
+    /// Connections start in read mode: received bytes go to the application only as it
+    /// asks for them ([`msg::READ`]). Default off: bytes are pushed as they arrive.
+    pub app_reads: bool,
 }
 
 impl Default for TcpProtocolConfig {
@@ -197,6 +263,7 @@ impl Default for TcpProtocolConfig {
             socket: TcpConfig::default(),
             backlog: 128,
             max_connections: 4096,
+            app_reads: false,
         }
     }
 }
@@ -204,6 +271,9 @@ impl Default for TcpProtocolConfig {
 #[derive(Debug)]
 struct Listener {
     app: u16,
+    /// Who may connect: an unspecified address or port matches any (RFC 9293 3.9.1.1:
+    /// a LISTEN may name the remote socket fully, partly or not at all).
+    remote: SocketAddrV4,
     /// Half-open connections, oldest first.
     half_open: Vec<ConnKey>,
 }
@@ -217,6 +287,8 @@ struct Connection {
     told_connected: bool,
     told_eof: bool,
     armed: Option<Instant>,
+    /// Bytes the application still takes; `None`: everything, as it arrives.
+    credit: Option<usize>,
 }
 
 /// The TCP protocol of a host.
@@ -227,11 +299,16 @@ pub struct Tcp {
     config: TcpProtocolConfig,
     isn: IsnGenerator,
     conns: BTreeMap<ConnKey, Connection>,
-    listeners: BTreeMap<u16, Listener>,
+    /// Listeners by local port; several may share a port with different remote
+    /// sockets (RFC 9293 MUST-42).
+    listeners: BTreeMap<u16, Vec<Listener>>,
     next_port: u16,
 }
 
 const EPHEMERAL: core::ops::RangeInclusive<u16> = 49152..=65535;
+
+/// Most bytes in one `DATA` event.
+const DATA_CHUNK: usize = 16 * 1024;
 
 impl Tcp {
     /// TCP for a host with address `local`.
@@ -253,7 +330,11 @@ impl Tcp {
 
     /// Half-open connections held by listeners.
     pub fn half_open(&self) -> usize {
-        self.listeners.values().map(|l| l.half_open.len()).sum()
+        self.listeners
+            .values()
+            .flatten()
+            .map(|l| l.half_open.len())
+            .sum()
     }
 
     /// The socket of a connection, for inspection.
@@ -278,9 +359,14 @@ impl Tcp {
     }
 
     fn to_app(&self, cx: &mut Cx<Self>, app: u16, key: &ConnKey, mark: u32, bytes: &[u8]) {
-        let conn = self.conn_of(key);
         let mut pkt = cx.alloc();
         pkt.put_slice(bytes);
+        self.event_to_app(cx, app, key, mark, pkt);
+    }
+
+    /// Sends `pkt` (its bytes already in place) to the application as event `mark`.
+    fn event_to_app(&self, cx: &mut Cx<Self>, app: u16, key: &ConnKey, mark: u32, mut pkt: Packet) {
+        let conn = self.conn_of(key);
         let meta = pkt.meta_mut();
         meta.mark = mark;
         meta.src = Some(SocketAddr::V4(conn.remote));
@@ -327,9 +413,7 @@ impl Tcp {
                 TcpEvent::Connected => {
                     if c.half_open {
                         c.half_open = false;
-                        if let Some(l) = self.listeners.get_mut(&key.local_port) {
-                            l.half_open.retain(|k| *k != key);
-                        }
+                        self.forget_half_open(&key);
                     }
                     c.told_connected = true;
                     self.to_app(cx, c.app, &key, msg::CONNECTED, &[]);
@@ -342,24 +426,51 @@ impl Tcp {
                     }
                 }
                 TcpEvent::Reset | TcpEvent::Closed => closed = true,
+                TcpEvent::SoftError => {
+                    let why = match c.sock.soft_error() {
+                        Some(IcmpError::Hard) => {
+                            "ICMP: the peer's host or port is unreachable or prohibited"
+                        }
+                        _ => "ICMP: the network or host is unreachable or a hop timed out",
+                    };
+                    self.to_app(cx, c.app, &key, msg::SOFT_ERROR, why.as_bytes());
+                }
+                TcpEvent::Stalled => {
+                    if c.told_connected {
+                        self.to_app(cx, c.app, &key, msg::STALLED, &[]);
+                    }
+                }
+                TcpEvent::Urgent => {
+                    let ahead = c.sock.urgent_pending() as u32;
+                    self.to_app(cx, c.app, &key, msg::URGENT, &ahead.to_be_bytes());
+                }
             }
         }
         // Push received bytes to the application.
         if c.told_connected {
-            let mut buf = [0u8; 16 * 1024];
             loop {
-                match c.sock.recv(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => self.to_app(cx, c.app, &key, msg::DATA, &buf[..n]),
-                    Err(TcpError::Finished) => {
-                        if !c.told_eof {
-                            c.told_eof = true;
-                            self.to_app(cx, c.app, &key, msg::EOF, &[]);
-                        }
-                        break;
+                let ready = c.sock.recv_queue();
+                let want = c.credit.unwrap_or(usize::MAX).min(ready).min(DATA_CHUNK);
+                if want == 0 {
+                    // Nothing ready (is it the end?), or the application has not asked
+                    // for more: then the bytes wait and the window closes.
+                    if ready == 0 && c.sock.recv(&mut []) == Err(TcpError::Finished) && !c.told_eof
+                    {
+                        c.told_eof = true;
+                        self.to_app(cx, c.app, &key, msg::EOF, &[]);
                     }
-                    Err(_) => break,
+                    break;
                 }
+                // Straight from the receive buffer into the event packet.
+                let mut pkt = cx.alloc();
+                let Ok(n) = c.sock.recv(pkt.put(want)) else {
+                    break;
+                };
+                pkt.truncate(n);
+                if let Some(credit) = &mut c.credit {
+                    *credit -= n;
+                }
+                self.event_to_app(cx, c.app, &key, msg::DATA, pkt);
             }
             // Reading may have opened the window: send the update.
             while let Some(out) = c.sock.poll_transmit(now) {
@@ -368,9 +479,7 @@ impl Tcp {
         }
         if closed || c.sock.state() == State::Closed {
             if c.half_open {
-                if let Some(l) = self.listeners.get_mut(&key.local_port) {
-                    l.half_open.retain(|k| *k != key);
-                }
+                self.forget_half_open(&key);
             } else if c.told_connected || !c.half_open {
                 match c.sock.error() {
                     Some(e) => {
@@ -407,11 +516,36 @@ impl Tcp {
         }
     }
 
+    fn forget_half_open(&mut self, key: &ConnKey) {
+        if let Some(list) = self.listeners.get_mut(&key.local_port) {
+            for l in list {
+                l.half_open.retain(|k| k != key);
+            }
+        }
+    }
+
+    /// The listener on `key`'s local port that takes a SYN from `key`'s remote socket:
+    /// the most specific one (address and port named, then one of them, then neither).
+    fn listener_for(&mut self, key: &ConnKey) -> Option<&mut Listener> {
+        let remote = SocketAddrV4::new(key.remote_ip, key.remote_port);
+        self.listeners
+            .get_mut(&key.local_port)?
+            .iter_mut()
+            .filter(|l| {
+                (l.remote.ip().is_unspecified() || l.remote.ip() == remote.ip())
+                    && (l.remote.port() == 0 || l.remote.port() == remote.port())
+            })
+            .max_by_key(|l| {
+                u8::from(!l.remote.ip().is_unspecified()) * 2 + u8::from(l.remote.port() != 0)
+            })
+    }
+
     fn accept(&mut self, cx: &mut Cx<Self>, key: ConnKey, seg: &Segment) -> bool {
-        let Some(listener) = self.listeners.get_mut(&key.local_port) else {
+        let backlog = self.config.backlog.max(1);
+        let Some(listener) = self.listener_for(&key) else {
             return false;
         };
-        if listener.half_open.len() >= self.config.backlog.max(1) {
+        if listener.half_open.len() >= backlog {
             // Forget the oldest half-open connection (RFC 4987 2.3: recycling the oldest).
             let oldest = listener.half_open.remove(0);
             self.conns.remove(&oldest);
@@ -421,7 +555,7 @@ impl Tcp {
         if self.conns.len() >= self.config.max_connections {
             return false;
         }
-        let Some(listener) = self.listeners.get_mut(&key.local_port) else {
+        let Some(listener) = self.listener_for(&key) else {
             return false;
         };
         listener.half_open.push(key);
@@ -443,6 +577,7 @@ impl Tcp {
                 told_connected: false,
                 told_eof: false,
                 armed: None,
+                credit: self.config.app_reads.then_some(0),
             },
         );
         cx.count("TCP connections accepted");
@@ -471,7 +606,7 @@ impl Tcp {
     }
 }
 
-#[protocol(ports(ip, app(u16)))]
+#[protocol(ports(ip, icmp, app(u16)))]
 impl Tcp {
     #[on_start]
     fn start(&mut self, cx: &mut Cx<Self>) {
@@ -508,14 +643,22 @@ impl Tcp {
             remote_port: seg.src_port,
         };
         if let Some(c) = self.conns.get_mut(&key) {
-            let result = c.sock.on_segment(cx.now(), &seg, payload);
-            self.service(cx, key);
+            let now = cx.now();
+            let result = c.sock.on_segment(now, &seg, payload);
+            // RFC 9293 MUST-58/59: segments that arrived together are all processed
+            // before answering. The connection is serviced (ACK, data to send, events
+            // to the application) by a timer due now, which fires once the node has
+            // handled every packet of this instant (a batch read from a device).
+            if c.armed != Some(now) {
+                cx.start_timer_at(TcpTimer::ConnTimer(key), now);
+                c.armed = Some(now);
+            }
             if let Err(reason) = result {
                 cx.drop_packet(pkt, reason.reason());
             }
             return;
         }
-        if self.listeners.contains_key(&seg.dst_port) {
+        if self.listener_for(&key).is_some() {
             if seg.flags & (SYN | ACK | RST) == SYN {
                 if self.accept(cx, key, &seg) {
                     self.service(cx, key);
@@ -534,6 +677,48 @@ impl Tcp {
         cx.drop_packet(pkt, "TCP segment for a closed port");
     }
 
+    /// An ICMP error from ICMP's `errors(6)` port: the ICMP message, quoting the IPv4
+    /// header and the first 8 bytes of one of our segments (RFC 9293 MUST-54).
+    #[on_packet(port = "icmp")]
+    fn rx_icmp(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
+        let d = pkt.data();
+        let (Some(&icmp_type), Some(&code)) = (d.first(), d.get(1)) else {
+            return cx.drop_packet(pkt, "ICMP error too short");
+        };
+        let Some(kind) = IcmpError::classify(icmp_type, code) else {
+            // Source quench (MUST-55) and anything that is not an error.
+            return cx.drop_packet(pkt, "ICMP message TCP ignores");
+        };
+        let quoted = &d[d.len().min(8)..];
+        let ihl = quoted.first().map_or(0, |b| usize::from(b & 0x0f) * 4);
+        let (Some(src), Some(dst), Some(tcp)) = (
+            quoted.get(12..16),
+            quoted.get(16..20),
+            quoted.get(ihl..ihl + 8).filter(|_| ihl >= 20),
+        ) else {
+            return cx.drop_packet(pkt, "ICMP error quotes too little");
+        };
+        if Ipv4Addr::new(src[0], src[1], src[2], src[3]) != self.local {
+            return cx.drop_packet(pkt, "ICMP error about a segment we did not send");
+        }
+        let key = ConnKey {
+            local_port: u16::from_be_bytes([tcp[0], tcp[1]]),
+            remote_ip: Ipv4Addr::new(dst[0], dst[1], dst[2], dst[3]),
+            remote_port: u16::from_be_bytes([tcp[2], tcp[3]]),
+        };
+        let seq = SeqNumber(u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]));
+        let Some(c) = self.conns.get_mut(&key) else {
+            return cx.drop_packet(pkt, "ICMP error for no connection");
+        };
+        match c.sock.on_icmp_error(kind, seq) {
+            Ok(()) => {
+                cx.count("TCP ICMP errors accepted");
+                self.service(cx, key);
+            }
+            Err(reason) => cx.drop_packet(pkt, reason.reason()),
+        }
+    }
+
     /// A command from the application `app`.
     #[on_packet(port = "app")]
     fn rx_app(&mut self, cx: &mut Cx<Self>, pkt: Packet, app: u16) {
@@ -550,25 +735,35 @@ impl Tcp {
         match meta.mark {
             msg::LISTEN => {
                 let port = src.map_or(0, |s| s.port());
-                if port == 0 || self.listeners.contains_key(&port) {
+                let remote = dst.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+                let list = self.listeners.entry(port).or_default();
+                if port == 0 || list.iter().any(|l| l.remote == remote) {
                     Self::app_error(
                         cx,
                         app,
-                        "listen: the port is 0 or already listened on; set meta().src to a free port",
+                        "listen: the port is 0 or already listened on for this remote socket; \
+                         set meta().src to a free port or meta().dst to another remote",
                     );
                 } else {
-                    self.listeners.insert(
-                        port,
-                        Listener {
-                            app,
-                            half_open: Vec::new(),
-                        },
-                    );
+                    list.push(Listener {
+                        app,
+                        remote,
+                        half_open: Vec::new(),
+                    });
+                }
+                if self.listeners.get(&port).is_some_and(|l| l.is_empty()) {
+                    self.listeners.remove(&port);
                 }
             }
             msg::UNLISTEN => {
                 if let Some(port) = src.map(|s| s.port()) {
-                    self.listeners.remove(&port);
+                    let remote = dst.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+                    if let Some(list) = self.listeners.get_mut(&port) {
+                        list.retain(|l| l.remote != remote);
+                        if list.is_empty() {
+                            self.listeners.remove(&port);
+                        }
+                    }
                 }
             }
             msg::CONNECT => {
@@ -629,11 +824,12 @@ impl Tcp {
                         told_connected: false,
                         told_eof: false,
                         armed: None,
+                        credit: self.config.app_reads.then_some(0),
                     },
                 );
                 self.service(cx, key);
             }
-            msg::SEND | msg::CLOSE | msg::ABORT => {
+            msg::SEND | msg::SEND_URGENT | msg::CLOSE | msg::ABORT | msg::KEEPALIVE | msg::READ => {
                 let Some(key) = key_of(src, dst) else {
                     return cx.drop_packet(pkt, "TCP command without endpoints");
                 };
@@ -641,8 +837,13 @@ impl Tcp {
                     return cx.drop_packet(pkt, "TCP command for no connection");
                 };
                 match meta.mark {
-                    msg::SEND => {
-                        let took = c.sock.send(pkt.data()).unwrap_or(0);
+                    msg::SEND | msg::SEND_URGENT => {
+                        let took = if meta.mark == msg::SEND {
+                            c.sock.send(pkt.data())
+                        } else {
+                            c.sock.send_urgent(pkt.data())
+                        }
+                        .unwrap_or(0);
                         if took < pkt.len() {
                             cx.count("TCP send buffer full");
                             let app = c.app;
@@ -650,6 +851,41 @@ impl Tcp {
                         }
                     }
                     msg::CLOSE => c.sock.close(),
+                    msg::KEEPALIVE => {
+                        let d = pkt.data();
+                        let word = |i: usize| {
+                            u32::from_be_bytes([d[4 * i], d[4 * i + 1], d[4 * i + 2], d[4 * i + 3]])
+                        };
+                        let keep_alive = match d.len() {
+                            0 => None,
+                            12 => Some(KeepAlive {
+                                idle: Duration::from_millis(u64::from(word(0))),
+                                interval: Duration::from_millis(u64::from(word(1))),
+                                probes: word(2),
+                            }),
+                            _ => {
+                                let app = c.app;
+                                return Self::app_error(
+                                    cx,
+                                    app,
+                                    "keep-alive: give 12 bytes (idle ms, interval ms, probes) or none",
+                                );
+                            }
+                        };
+                        c.sock.set_keep_alive(cx.now(), keep_alive);
+                    }
+                    msg::READ => {
+                        let Some(&bytes) = pkt.data().first_chunk::<4>() else {
+                            let app = c.app;
+                            return Self::app_error(
+                                cx,
+                                app,
+                                "read: give the byte count as a big-endian u32",
+                            );
+                        };
+                        let more = u32::from_be_bytes(bytes) as usize;
+                        c.credit = Some(c.credit.unwrap_or(0).saturating_add(more));
+                    }
                     _ => c.sock.abort(),
                 }
                 self.service(cx, key);

@@ -108,8 +108,14 @@ fn err<T>(line: usize, message: impl Into<String>) -> Result<T, ScriptError> {
 /// expectation held.
 pub fn run(script: &str) -> Result<ScriptReport, ScriptError> {
     let mut r = Runner {
-        sock: TcpSocket::new(TcpConfig::default()),
-        config: TcpConfig::default(),
+        sock: TcpSocket::new(TcpConfig {
+            tail_loss_probe: false,
+            ..TcpConfig::default()
+        }),
+        config: TcpConfig {
+            tail_loss_probe: false,
+            ..TcpConfig::default()
+        },
         now: Instant::ZERO,
         script_time: Instant::ZERO,
         queue: VecDeque::new(),

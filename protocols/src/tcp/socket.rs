@@ -16,7 +16,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 
 use vipe_rt::{Duration, Instant};
 
-use super::config::TcpConfig;
+use super::config::{KeepAlive, TcpConfig};
 use super::congestion::NewReno;
 use super::options::{SackBlock, TcpOptions};
 use super::recv_buffer::RecvBuffer;
@@ -25,7 +25,7 @@ use super::sack::{DUP_THRESH, Scoreboard};
 use super::segment::Segment;
 use super::send_buffer::SendBuffer;
 use super::seq::SeqNumber;
-use crate::wire::tcp::{ACK, FIN, PSH, RST, SYN};
+use crate::wire::tcp::{ACK, FIN, PSH, RST, SYN, URG};
 
 /// MSS assumed when the peer sends none (RFC 9293 MUST-15).
 pub const DEFAULT_MSS: usize = 536;
@@ -106,6 +106,42 @@ pub enum TcpEvent {
     Closed,
     /// The peer reset the connection (or refused it).
     Reset,
+    /// An ICMP error about the connection that does not end it (a soft error, RFC 5927;
+    /// see [`TcpSocket::soft_error`]).
+    SoftError,
+    /// The peer marked data urgent (RFC 9293 3.8.5): the urgent data end at
+    /// [`TcpSocket::urgent_pending`] bytes ahead of the next byte to read.
+    Urgent,
+    /// Retransmissions reached R1 ([`TcpConfig::r1_timeouts`] timeouts in a row): the
+    /// connection goes on, but the peer has not answered for a while (RFC 9293 SHLD-9).
+    Stalled,
+}
+
+/// An ICMP error about a connection's segments, as TCP sorts them (RFC 1122 4.2.3.9,
+/// RFC 5927 section 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IcmpError {
+    /// Destination unreachable: network, host, source route failed, unknown network or
+    /// host, host isolated, TOS unreachable (codes 0, 1, 5–8, 11, 12); time exceeded;
+    /// parameter problem; fragmentation needed (code 4: no path MTU discovery here).
+    /// The connection goes on; the application is told.
+    Soft,
+    /// Destination unreachable: protocol or port unreachable, or communication
+    /// administratively prohibited (codes 2, 3, 9, 10, 13). Ends a connection still in
+    /// SYN-SENT; soft in every other state (RFC 5927 4.1).
+    Hard,
+}
+
+impl IcmpError {
+    /// How TCP treats an ICMP error of `icmp_type` and `code`; `None` for messages it
+    /// ignores (source quench, RFC 9293 MUST-55 / RFC 6633; anything not an error).
+    pub fn classify(icmp_type: u8, code: u8) -> Option<IcmpError> {
+        match (icmp_type, code) {
+            (3, 2 | 3 | 9 | 10 | 13) => Some(IcmpError::Hard),
+            (3, _) | (11, _) | (12, _) => Some(IcmpError::Soft),
+            _ => None,
+        }
+    }
 }
 
 /// Why an application call failed, or why a connection ended abnormally.
@@ -122,8 +158,12 @@ pub enum TcpError {
     Reset,
     /// The peer refused the connection (RST in answer to our SYN).
     Refused,
-    /// Retransmissions went unanswered longer than the configured timeout.
+    /// Retransmissions went unanswered longer than the configured timeout (or
+    /// keep-alive probes went unanswered).
     TimedOut,
+    /// An ICMP hard error (protocol or port unreachable, administratively prohibited)
+    /// answered our SYN.
+    Unreachable,
 }
 
 impl fmt::Display for TcpError {
@@ -143,6 +183,9 @@ impl fmt::Display for TcpError {
             TcpError::Refused => f.write_str("the connection was refused by the peer"),
             TcpError::TimedOut => f.write_str(
                 "retransmissions went unanswered; raise TcpConfig::user_timeout to wait longer",
+            ),
+            TcpError::Unreachable => f.write_str(
+                "an ICMP error said the peer's host or port is unreachable or prohibited",
             ),
         }
     }
@@ -187,6 +230,8 @@ pub enum DropReason {
     /// Out-of-order data that would need more reassembly ranges than allowed (the
     /// ACK the segment carried was still processed).
     ReassemblyFull,
+    /// An ICMP error quoting a sequence number outside SND.UNA..SND.MAX (RFC 5927 4.1).
+    IcmpOutOfWindow,
 }
 
 impl DropReason {
@@ -210,6 +255,7 @@ impl DropReason {
             DropReason::AckTooOld => "TCP ACK too old",
             DropReason::BadAckInSynReceived => "TCP bad ACK in SYN-RECEIVED",
             DropReason::ReassemblyFull => "TCP reassembly ranges full",
+            DropReason::IcmpOutOfWindow => "ICMP error quoting a sequence number not in flight",
         }
     }
 }
@@ -252,6 +298,12 @@ pub struct TcpStats {
     pub recoveries: u64,
     /// Bytes delivered in order to the receive buffer.
     pub bytes_received: u64,
+    /// Keep-alive probes sent.
+    pub keepalives: u64,
+    /// Tail loss probes sent.
+    pub tail_probes: u64,
+    /// ICMP errors accepted for this connection.
+    pub icmp_errors: u64,
 }
 
 /// Loss recovery in progress.
@@ -269,6 +321,9 @@ const EV_READABLE: u8 = 2;
 const EV_WRITABLE: u8 = 4;
 const EV_CLOSED: u8 = 8;
 const EV_RESET: u8 = 16;
+const EV_SOFT_ERROR: u8 = 32;
+const EV_URGENT: u8 = 64;
+const EV_STALLED: u8 = 128;
 
 /// One TCP connection (or a listening socket waiting for its first SYN).
 #[derive(Clone)]
@@ -343,6 +398,26 @@ pub struct TcpSocket {
     events: u8,
     error: Option<TcpError>,
     stats: TcpStats,
+    /// (time, cwnd) at every change, while `config.cwnd_trace` allows.
+    cwnd_log: Vec<(Instant, usize)>,
+
+    // Keep-alive.
+    keepalive_at: Option<Instant>,
+    keepalive_sent: u32,
+    keepalive_pending: bool,
+
+    // ICMP and urgent data.
+    soft_error: Option<IcmpError>,
+    /// Send urgent pointer: the first octet after the urgent data we send.
+    snd_up: Option<SeqNumber>,
+    /// Receive urgent pointer: the first octet after the urgent data the peer sent.
+    rcv_up: Option<SeqNumber>,
+
+    // Tail loss probe.
+    tlp_at: Option<Instant>,
+    tlp_pending: bool,
+    /// SND.MAX when the last probe went out: no second probe for the same tail.
+    tlp_high: Option<SeqNumber>,
 }
 
 impl fmt::Debug for TcpSocket {
@@ -424,6 +499,16 @@ impl TcpSocket {
             events: 0,
             error: None,
             stats: TcpStats::default(),
+            cwnd_log: Vec::new(),
+            keepalive_at: None,
+            keepalive_sent: 0,
+            keepalive_pending: false,
+            soft_error: None,
+            snd_up: None,
+            rcv_up: None,
+            tlp_at: None,
+            tlp_pending: false,
+            tlp_high: None,
         }
     }
 
@@ -689,6 +774,9 @@ impl TcpSocket {
             (EV_WRITABLE, TcpEvent::Writable),
             (EV_RESET, TcpEvent::Reset),
             (EV_CLOSED, TcpEvent::Closed),
+            (EV_SOFT_ERROR, TcpEvent::SoftError),
+            (EV_URGENT, TcpEvent::Urgent),
+            (EV_STALLED, TcpEvent::Stalled),
         ] {
             if self.events & bit != 0 {
                 self.events &= !bit;
@@ -904,6 +992,151 @@ impl TcpSocket {
     /// (RFC 9293 3.10.7). `Err` says why it was dropped; an ACK or RST the drop calls
     /// for is queued for [`Self::poll_transmit`]. A dropped segment changes nothing else.
     pub fn on_segment(
+        &mut self,
+        now: Instant,
+        seg: &Segment,
+        payload: &[u8],
+    ) -> Result<(), DropReason> {
+        let (heard, was_synchronized) =
+            (self.stats.segments_received, self.state.is_synchronized());
+        let result = self.on_segment_inner(now, seg, payload);
+        if self.stats.segments_received != heard
+            || (!was_synchronized && self.state.is_synchronized())
+        {
+            // Anything accepted from the peer restarts the keep-alive idle time.
+            self.keepalive_sent = 0;
+            self.arm_keepalive(now);
+        }
+        self.note_cwnd(now);
+        result
+    }
+
+    /// Switches keep-alive probing on (`Some`) or off for this connection, from `now`
+    /// (RFC 9293 MUST-24: the application may ask for it; off by default).
+    pub fn set_keep_alive(&mut self, now: Instant, keep_alive: Option<KeepAlive>) {
+        self.config.keep_alive = keep_alive;
+        self.keepalive_sent = 0;
+        self.arm_keepalive(now);
+    }
+
+    fn keepalive_state(&self) -> bool {
+        matches!(
+            self.state,
+            State::Established | State::CloseWait | State::FinWait2
+        )
+    }
+
+    fn arm_keepalive(&mut self, now: Instant) {
+        self.keepalive_at = match self.config.keep_alive {
+            Some(k) if self.keepalive_state() => Some(now + k.idle),
+            _ => None,
+        };
+    }
+
+    fn on_keepalive(&mut self, now: Instant) {
+        let Some(k) = self.config.keep_alive.filter(|_| self.keepalive_state()) else {
+            self.keepalive_at = None;
+            return;
+        };
+        if self.snd_max != self.snd_una {
+            // Data outstanding: the retransmission timer watches the peer (MUST-26
+            // allows probes only with nothing outstanding).
+            self.keepalive_sent = 0;
+            self.keepalive_at = Some(now + k.idle);
+            return;
+        }
+        if self.keepalive_sent >= k.probes {
+            self.error = Some(TcpError::TimedOut);
+            self.events |= EV_RESET;
+            self.set_closed();
+            return;
+        }
+        self.keepalive_sent += 1;
+        self.keepalive_pending = true;
+        self.keepalive_at = Some(now + k.interval);
+    }
+
+    fn send_keepalive(&mut self, now: Instant) -> Option<Outgoing> {
+        if !self.keepalive_pending {
+            return None;
+        }
+        self.keepalive_pending = false;
+        self.stats.keepalives += 1;
+        // RFC 9293 3.8.4: SEG.SEQ = SND.NXT − 1 and no data (SHLD-12), which the peer
+        // must answer with an ACK.
+        let seg = self.base_segment(ACK, self.snd_nxt - 1);
+        Some(self.finish(now, seg, Vec::new()))
+    }
+
+    /// An ICMP error about this connection (RFC 9293 MUST-54, RFC 5927): `quoted_seq`
+    /// is the sequence number of the segment the error quotes. A hard error ends a
+    /// connection in SYN-SENT ([`TcpError::Unreachable`]); anything else is kept as a
+    /// soft error and reported ([`TcpEvent::SoftError`]), never ending the connection
+    /// (MUST-56). An error quoting a sequence number not in flight is refused.
+    pub fn on_icmp_error(
+        &mut self,
+        kind: IcmpError,
+        quoted_seq: SeqNumber,
+    ) -> Result<(), DropReason> {
+        if !matches!(self.state, State::Closed | State::Listen)
+            && quoted_seq.within(self.snd_una, self.snd_max)
+        {
+            self.stats.icmp_errors += 1;
+            if self.state == State::SynSent && kind == IcmpError::Hard {
+                self.error = Some(TcpError::Unreachable);
+                self.events |= EV_RESET;
+                self.set_closed();
+            } else {
+                self.soft_error = Some(kind);
+                self.events |= EV_SOFT_ERROR;
+            }
+            return Ok(());
+        }
+        Err(DropReason::IcmpOutOfWindow)
+    }
+
+    /// The last soft ICMP error reported for this connection.
+    pub fn soft_error(&self) -> Option<IcmpError> {
+        self.soft_error
+    }
+
+    /// Queues bytes to send as urgent data (RFC 9293 3.8.5): the urgent pointer of the
+    /// segments that carry them points to the octet after the last of them (MUST-62),
+    /// until they are acknowledged. Returns how many fit; only those are urgent.
+    pub fn send_urgent(&mut self, data: &[u8]) -> Result<usize, TcpError> {
+        let n = self.send(data)?;
+        if n > 0 {
+            self.snd_up = Some(self.data_start() + self.send_buf.len());
+        }
+        Ok(n)
+    }
+
+    /// Urgent bytes the peer sent that the application has not read yet: the urgent
+    /// data end this many bytes after the next byte [`Self::recv`] returns (0: none).
+    pub fn urgent_pending(&self) -> usize {
+        match self.rcv_up {
+            Some(up) => up.since(self.rcv_nxt - self.recv_buf.len()),
+            None => 0,
+        }
+    }
+
+    /// The congestion window at each change since the connection began, as (time,
+    /// bytes), if [`TcpConfig::cwnd_trace`] asked for it (at most that many entries).
+    pub fn cwnd_trace(&self) -> &[(Instant, usize)] {
+        &self.cwnd_log
+    }
+
+    fn note_cwnd(&mut self, now: Instant) {
+        if self.cwnd_log.len() >= self.config.cwnd_trace || !self.state.is_synchronized() {
+            return;
+        }
+        let cwnd = self.cc.cwnd();
+        if self.cwnd_log.last().is_none_or(|&(_, c)| c != cwnd) {
+            self.cwnd_log.push((now, cwnd));
+        }
+    }
+
+    fn on_segment_inner(
         &mut self,
         now: Instant,
         seg: &Segment,
@@ -1208,8 +1441,28 @@ impl TcpSocket {
             return Ok(());
         }
 
+        // Urgent pointer (RFC 9293 3.10.7.4, sixth check): remember the furthest one
+        // and tell the application while urgent data lie ahead of what it has read.
+        if seg.has(URG)
+            && matches!(
+                self.state,
+                State::Established | State::FinWait1 | State::FinWait2
+            )
+        {
+            let up = seg.seq + usize::from(seg.urgent);
+            if self.rcv_up.is_none_or(|r| up > r) && up > self.rcv_nxt - self.recv_buf.len() {
+                self.rcv_up = Some(up);
+                self.events |= EV_URGENT;
+            }
+        }
+
         // Text.
         let payload = if zero_window_ack {
+            // Data into a zero window (a window probe) are not taken, but answered with
+            // an ACK that repeats the window (RFC 9293 3.10.7.4: not acceptable).
+            if !payload.is_empty() || seg.has(FIN) {
+                self.ack_now = true;
+            }
             &payload[..0]
         } else {
             payload
@@ -1589,13 +1842,21 @@ impl TcpSocket {
             || self.syn_pending
             || !self.control.is_empty()
             || self.probe_pending
+            || self.keepalive_pending
+            || self.tlp_pending
         {
             return Some(Instant::ZERO);
         }
-        [self.rtx_at, self.delack_at, self.timewait_at]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.rtx_at,
+            self.delack_at,
+            self.timewait_at,
+            self.keepalive_at,
+            self.tlp_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn handle_timers(&mut self, now: Instant) {
@@ -1612,6 +1873,62 @@ impl TcpSocket {
             self.rtx_at = None;
             self.on_rto(now);
         }
+        if self.keepalive_at.is_some_and(|t| now >= t) {
+            self.keepalive_at = None;
+            self.on_keepalive(now);
+        }
+        if self.tlp_at.is_some_and(|t| now >= t) {
+            self.tlp_at = None;
+            if self.snd_max > self.snd_una && self.recovery == Recovery::None {
+                self.tlp_pending = true;
+                self.tlp_high = Some(self.snd_max);
+            }
+        }
+    }
+
+    /// Arms the tail loss probe once everything that can be sent is sent: data in
+    /// flight, no recovery, an RTT known, and no probe yet for this tail.
+    fn arm_tlp(&mut self, now: Instant) {
+        let Some(srtt) = self.rto.srtt() else {
+            return;
+        };
+        let tail = self.config.tail_loss_probe
+            && matches!(self.state, State::Established | State::CloseWait)
+            && self.snd_max > self.snd_una
+            && self.recovery == Recovery::None
+            && self.snd_wnd > 0
+            && self.tlp_high.is_none_or(|h| self.snd_una > h);
+        if !tail {
+            self.tlp_at = None;
+            return;
+        }
+        let mut pto = srtt.saturating_mul(2).max(Duration::from_millis(10));
+        if self.flight() <= self.smss() {
+            // One segment out: the peer may hold its ACK (RFC 8985 7.2, WCDelAckT).
+            pto += Duration::from_millis(200);
+        }
+        let at = now + pto;
+        if self.rtx_at.is_some_and(|r| at >= r) {
+            self.tlp_at = None;
+        } else {
+            self.tlp_at = Some(at);
+        }
+    }
+
+    fn send_tlp(&mut self, now: Instant) -> Option<Outgoing> {
+        if !self.tlp_pending {
+            return None;
+        }
+        self.tlp_pending = false;
+        // The last segment again: its ACK (or SACK) tells what the lost ACK would have.
+        let data_end = self.data_start() + self.send_buf.len();
+        let end = self.snd_max.min(data_end);
+        let len = self.smss().min(end.since(self.snd_una));
+        if len == 0 {
+            return None;
+        }
+        self.stats.tail_probes += 1;
+        self.data_segment(now, end - len, len, true)
     }
 
     fn on_rto(&mut self, now: Instant) {
@@ -1637,6 +1954,9 @@ impl TcpSocket {
         self.stats.timeouts += 1;
         let first = self.rto.backoff() == 0;
         self.rto.back_off();
+        if self.rto.backoff() == self.config.r1_timeouts && self.state.is_synchronized() {
+            self.events |= EV_STALLED;
+        }
         if self.rto.backoff() > 3 {
             self.rto.reset_samples();
         }
@@ -1665,6 +1985,7 @@ impl TcpSocket {
     /// [`Self::poll_at`] or after any input or application call.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Outgoing> {
         self.handle_timers(now);
+        self.note_cwnd(now);
         if let Some(seg) = self.control.pop_front() {
             return Some(self.finish(now, seg, Vec::new()));
         }
@@ -1674,9 +1995,11 @@ impl TcpSocket {
             State::TimeWait | State::FinWait2 => self.send_ack_if_needed(now),
             _ => self
                 .send_retransmission(now)
+                .or_else(|| self.send_tlp(now))
                 .or_else(|| self.send_probe(now))
                 .or_else(|| self.send_new(now))
-                .or_else(|| self.send_ack_if_needed(now)),
+                .or_else(|| self.send_ack_if_needed(now))
+                .or_else(|| self.send_keepalive(now)),
         };
         if out.is_none() {
             // Nothing more to send now: no immediate work remains (poll_at never spins).
@@ -1684,6 +2007,9 @@ impl TcpSocket {
             self.fast_rtx = false;
             self.probe_pending = false;
             self.syn_pending = false;
+            self.keepalive_pending = false;
+            self.tlp_pending = false;
+            self.arm_tlp(now);
         }
         out
     }
@@ -1937,6 +2263,14 @@ impl TcpSocket {
                 seg.ack = self.rcv_nxt;
             }
             seg.window = self.window_field(false);
+            if let Some(up) = self.snd_up {
+                if up <= self.snd_una {
+                    self.snd_up = None;
+                } else if up > seg.seq {
+                    seg.flags |= URG;
+                    seg.urgent = up.since(seg.seq).min(usize::from(u16::MAX)) as u16;
+                }
+            }
             let mut o = self.current_sack_blocks();
             if self.ts_ok {
                 o.timestamps = Some((self.ts_now(now), self.ts_recent));

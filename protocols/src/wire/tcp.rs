@@ -16,6 +16,8 @@ pub const RST: u8 = 0x04;
 pub const PSH: u8 = 0x08;
 /// ACK flag.
 pub const ACK: u8 = 0x10;
+/// Urgent pointer field significant.
+pub const URG: u8 = 0x20;
 
 /// A TCP header with its options.
 #[derive(Header, Clone, Copy, Debug, PartialEq, Eq)]

@@ -87,6 +87,22 @@ unsafe extern "C" {
         port: u16,
     ) -> i32;
     pub(crate) fn vipe_ns3_udp_echo_server(node: u32, port: u16) -> i32;
+    pub(crate) fn vipe_ns3_tcp_bulk(
+        sender: u32,
+        receiver: u32,
+        dst_ip: u32,
+        port: u16,
+        bytes: u64,
+        start_ns: i64,
+    ) -> i32;
+    pub(crate) fn vipe_ns3_tcp_flow_received(flow: u32) -> u64;
+    pub(crate) fn vipe_ns3_tcp_flow_cwnd(
+        flow: u32,
+        from: u64,
+        times: *mut i64,
+        cwnds: *mut u32,
+        cap: u64,
+    ) -> i64;
     pub(crate) fn vipe_ns3_packet_copy(packet: *const c_void, out: *mut u8, len: u32);
     pub(crate) fn vipe_ns3_wake_at(node: u32, at_ns: i64);
     pub(crate) fn vipe_ns3_wake_cancel(node: u32);

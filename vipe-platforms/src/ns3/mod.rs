@@ -88,6 +88,11 @@ impl From<NativeId> for Host {
     }
 }
 
+/// A bulk transfer of ns-3's own TCP between two native nodes
+/// ([`Ns3World::tcp_bulk`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TcpFlowId(pub u32);
+
 /// A VIPE frame device on an ns-3 NetDevice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameDevice {
@@ -471,6 +476,150 @@ impl Ns3World {
             return Err(Ns3Error::Refused("install UdpEchoServer"));
         }
         Ok(())
+    }
+
+    /// Links native nodes `a` and `b` with a point-to-point link (ns-3's
+    /// `PointToPointHelper`, drop-tail device queues of `config.queue_packets`) and gives
+    /// them the IPv4 addresses `addrs.0` and `addrs.1` (prefix `prefix_len`) on it,
+    /// installing ns-3's Internet stack first where needed. No queue disc is installed,
+    /// so the device queue is the only queue, as for a VIPE node's frame device.
+    pub fn native_p2p_link(
+        &mut self,
+        a: NativeId,
+        b: NativeId,
+        config: P2pConfig,
+        addrs: (std::net::Ipv4Addr, std::net::Ipv4Addr),
+        prefix_len: u8,
+    ) -> Result<(NetDeviceId, NetDeviceId), Ns3Error> {
+        config.validate().map_err(Ns3Error::BadConfig)?;
+        if prefix_len > 32 {
+            return Err(Ns3Error::BadConfig(format!(
+                "prefix length /{prefix_len} is over 32"
+            )));
+        }
+        if a == b {
+            return Err(Ns3Error::BadConfig(
+                "a point-to-point link needs two different nodes".into(),
+            ));
+        }
+        let (na, nb) = (
+            self.host_handle(Host::Native(a))?,
+            self.host_handle(Host::Native(b))?,
+        );
+        let mut out = [0u32; 2];
+        let (mac_a, mac_b) = ([2, 0, 0, 0, 0xa, 1], [2, 0, 0, 0, 0xa, 2]);
+        // SAFETY: the MACs are 6-byte arrays and `out` two u32s, all live for the call.
+        let rc = unsafe {
+            ffi::vipe_ns3_p2p_link(
+                na,
+                nb,
+                config.data_rate_bps,
+                ffi::nanos(config.delay.as_nanos()),
+                mac_a.as_ptr(),
+                mac_b.as_ptr(),
+                config.queue_packets,
+                out.as_mut_ptr(),
+            )
+        };
+        if rc != 0 {
+            return Err(Ns3Error::Refused("make a point-to-point link"));
+        }
+        for (native, handle, dev, addr) in [(a, na, out[0], addrs.0), (b, nb, out[1], addrs.1)] {
+            if !self.has_internet(Host::Native(native)) {
+                // SAFETY: takes no pointers; the shim checks the handle.
+                if unsafe { ffi::vipe_ns3_internet_install(handle) } != 0 {
+                    return Err(Ns3Error::Refused("install the Internet stack"));
+                }
+                self.natives[native.0 as usize].internet = true;
+            }
+            // SAFETY: takes no pointers; the shim checks the handle.
+            if unsafe { ffi::vipe_ns3_ipv4_add(dev, u32::from(addr), prefix_len) } < 0 {
+                return Err(Ns3Error::Refused("add an IPv4 interface"));
+            }
+        }
+        Ok((self.add_net_device(out[0]), self.add_net_device(out[1])))
+    }
+
+    /// Runs a bulk transfer of ns-3's own TCP (the socket type and options set by the
+    /// `ns3::TcpL4Protocol::*` / `ns3::TcpSocket::*` / `ns3::TcpSocketBase::*` defaults,
+    /// see [`set_default`](Self::set_default)) from native node `sender` to `dst` on
+    /// native node `receiver`: a `PacketSink` listens at `dst`'s port from time 0, and at
+    /// `start` the sender connects and writes `bytes` bytes (0: without end). The
+    /// sender's congestion window is traced at every change
+    /// ([`tcp_flow_cwnd`](Self::tcp_flow_cwnd)).
+    pub fn tcp_bulk(
+        &mut self,
+        sender: NativeId,
+        receiver: NativeId,
+        dst: SocketAddrV4,
+        bytes: u64,
+        start: Instant,
+    ) -> Result<TcpFlowId, Ns3Error> {
+        let (ns, nr) = (
+            self.host_handle(Host::Native(sender))?,
+            self.host_handle(Host::Native(receiver))?,
+        );
+        for n in [sender, receiver] {
+            if !self.has_internet(Host::Native(n)) {
+                return Err(Ns3Error::NoInternetStack(Host::Native(n)));
+            }
+        }
+        // SAFETY: takes no pointers; the shim checks the handles.
+        let flow = unsafe {
+            ffi::vipe_ns3_tcp_bulk(
+                ns,
+                nr,
+                u32::from(*dst.ip()),
+                dst.port(),
+                bytes,
+                ffi::nanos(start.as_nanos()),
+            )
+        };
+        u32::try_from(flow)
+            .map(TcpFlowId)
+            .map_err(|_| Ns3Error::Refused("start a TCP bulk transfer"))
+    }
+
+    /// Bytes a [`tcp_bulk`](Self::tcp_bulk) flow's receiver has read so far.
+    pub fn tcp_flow_received(&self, flow: TcpFlowId) -> Result<u64, Ns3Error> {
+        // SAFETY: takes no pointers; the shim checks the handle.
+        match unsafe { ffi::vipe_ns3_tcp_flow_received(flow.0) } {
+            u64::MAX => Err(Ns3Error::Refused("read an unknown TCP flow")),
+            n => Ok(n),
+        }
+    }
+
+    /// A [`tcp_bulk`](Self::tcp_bulk) flow's congestion window (bytes) at each change so
+    /// far, with the time of the change.
+    pub fn tcp_flow_cwnd(&self, flow: TcpFlowId) -> Result<Vec<(Instant, u32)>, Ns3Error> {
+        let mut out = Vec::new();
+        let mut times = vec![0i64; 4096];
+        let mut cwnds = vec![0u32; 4096];
+        loop {
+            // SAFETY: `times` and `cwnds` hold `cap` elements each, live for the call;
+            // the shim writes at most `cap` of each.
+            let n = unsafe {
+                ffi::vipe_ns3_tcp_flow_cwnd(
+                    flow.0,
+                    out.len() as u64,
+                    times.as_mut_ptr(),
+                    cwnds.as_mut_ptr(),
+                    times.len() as u64,
+                )
+            };
+            let Ok(n) = usize::try_from(n) else {
+                return Err(Ns3Error::Refused("read an unknown TCP flow"));
+            };
+            out.extend(
+                times[..n]
+                    .iter()
+                    .zip(&cwnds[..n])
+                    .map(|(&t, &c)| (Instant::from_nanos(t.max(0) as u64), c)),
+            );
+            if n < times.len() {
+                return Ok(out);
+            }
+        }
     }
 
     /// Writes a pcap of an ns-3 device, from ns-3's own tracing in promiscuous mode
