@@ -859,9 +859,7 @@ impl Pastry {
                 self.route(cx, routed, true);
             }
             Kind::Ack => {
-                if self.rpcs.remove(&msg.request).is_some() {
-                    cx.cancel_timer(&PastryTimer::RpcTimeout(msg.request));
-                }
+                self.take_answer(cx, msg.request, &from);
             }
             Kind::Delivered => {
                 let Some(&node) = msg.entries.first() else {
@@ -926,10 +924,9 @@ impl Pastry {
                 self.send_state(cx, from.addr, envelope, flags);
             }
             Kind::State => {
-                let Some(rpc) = self.rpcs.remove(&msg.request) else {
+                let Some(rpc) = self.take_answer(cx, msg.request, &from) else {
                     return cx.count("pastry: unexpected state");
                 };
-                cx.cancel_timer(&PastryTimer::RpcTimeout(msg.request));
                 self.consider(from);
                 for p in &msg.entries {
                     self.consider(*p);
@@ -961,10 +958,9 @@ impl Pastry {
                 self.send(cx, from.addr, &envelope, &entries);
             }
             Kind::Entry => {
-                let Some(rpc) = self.rpcs.remove(&msg.request) else {
+                let Some(rpc) = self.take_answer(cx, msg.request, &from) else {
                     return cx.count("pastry: unexpected entry");
                 };
-                cx.cancel_timer(&PastryTimer::RpcTimeout(msg.request));
                 let Waiting::EntryRepair { row, col, rest } = rpc.waiting else {
                     return;
                 };
@@ -986,10 +982,24 @@ impl Pastry {
                 self.send(cx, from.addr, &envelope, &[]);
             }
             Kind::Pong => {
-                if self.rpcs.remove(&msg.request).is_some() {
-                    cx.cancel_timer(&PastryTimer::RpcTimeout(msg.request));
-                }
+                self.take_answer(cx, msg.request, &from);
             }
+        }
+    }
+
+    /// Takes the request `request` waiting for an answer from `from`: an answer from
+    /// any other address (a stray or forged one) is refused and counted.
+    fn take_answer(&mut self, cx: &mut Cx<Self>, request: u32, from: &Peer) -> Option<Rpc> {
+        match self.rpcs.get(&request) {
+            Some(rpc) if rpc.peer.addr == from.addr => {
+                cx.cancel_timer(&PastryTimer::RpcTimeout(request));
+                self.rpcs.remove(&request)
+            }
+            Some(_) => {
+                cx.count("pastry: answer from another address");
+                None
+            }
+            None => None,
         }
     }
 

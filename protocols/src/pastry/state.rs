@@ -226,10 +226,10 @@ impl RoutingTable {
         let c = self.columns();
         let i = row as usize * c + col;
         match self.rows.get(i).copied().flatten() {
-            Some(old) if old.id == peer.id => {
-                self.rows[i] = Some(peer);
-                false
-            }
+            // Already there: the entry stays as first learned (a message naming a known
+            // id from another address does not move it; a node that does move is taken
+            // back in once its old entry has failed).
+            Some(old) if old.id == peer.id => false,
             Some(old) if old.distance_to(self.pos) <= peer.distance_to(self.pos) => false,
             _ => {
                 if self.rows.len() <= i {
