@@ -346,9 +346,8 @@ pub fn converged_states(peers: &[Peer], config: &PastryConfig) -> Vec<ConvergedS
                 if col == me.id.digit(row, b) {
                     continue;
                 }
-                let lo = me.id.slot_key(row, col, b).get();
-                let span = if width >= 128 { 0 } else { u128::MAX >> width };
-                let hi = lo + span;
+                let (lo, hi) = me.id.slot_range(row, col, b);
+                let (lo, hi) = (lo.get(), hi.get());
                 let start = sorted_ids.partition_point(|&x| x < lo);
                 let end = sorted_ids.partition_point(|&x| x <= hi);
                 if start == end {
@@ -398,9 +397,8 @@ pub fn converged_states(peers: &[Peer], config: &PastryConfig) -> Vec<ConvergedS
 
 /// Whether `me` is the only identifier sharing its first `row + 1` digits.
 fn end_of_prefix(sorted_ids: &[u128], me: Id, row: u32, b: u32) -> bool {
-    let width = (row + 1) * b;
-    let lo = me.slot_key(row, me.digit(row, b), b).get();
-    let hi = lo + if width >= 128 { 0 } else { u128::MAX >> width };
+    let (lo, hi) = me.slot_range(row, me.digit(row, b), b);
+    let (lo, hi) = (lo.get(), hi.get());
     let start = sorted_ids.partition_point(|&x| x < lo);
     let end = sorted_ids.partition_point(|&x| x <= hi);
     end - start <= 1

@@ -383,7 +383,8 @@ fn distribution_figure(
     for (i, curve) in curves.iter_mut().enumerate().take(n) {
         curve.color = color(i, n);
     }
-    if curves.len() == 1 && curves[0].label.is_empty() {
+    // One measured curve (nothing swept): name it, published points or not.
+    if n == 1 && curves[0].label.is_empty() {
         curves[0].label = "all seeds pooled".into();
     }
     let xs: Vec<f64> = curves

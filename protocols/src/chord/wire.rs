@@ -2,13 +2,12 @@
 //! then an optional value. Every message names its sender's id; its address is the
 //! datagram's source.
 
-use core::net::{IpAddr, Ipv6Addr, SocketAddr};
-
 use alloc::vec::Vec;
 use vipe_rt::prelude::*;
 
 use super::id::Id;
 use super::table::Peer;
+use crate::wire::sockaddr;
 
 /// The first byte of every Chord message ('C').
 pub const MAGIC: u8 = 0x43;
@@ -137,10 +136,7 @@ pub struct NodeEntry {
 impl NodeEntry {
     /// The entry of `peer`.
     pub fn of(peer: &Peer) -> NodeEntry {
-        let (family, addr) = match peer.addr.ip() {
-            IpAddr::V4(v4) => (4, v4.to_ipv6_mapped().octets()),
-            IpAddr::V6(v6) => (6, v6.octets()),
-        };
+        let (family, addr) = sockaddr::encode(peer.addr);
         NodeEntry {
             id: peer.id.to_bytes(),
             family,
@@ -151,18 +147,9 @@ impl NodeEntry {
 
     /// The peer it names, or `None` if the family, address or port is invalid.
     pub fn peer(&self) -> Option<Peer> {
-        let v6 = Ipv6Addr::from(self.addr);
-        let ip = match self.family {
-            4 => IpAddr::V4(v6.to_ipv4_mapped()?),
-            6 => IpAddr::V6(v6),
-            _ => return None,
-        };
-        if self.port == 0 || ip.is_unspecified() {
-            return None;
-        }
         Some(Peer {
             id: Id::from_bytes(self.id),
-            addr: SocketAddr::new(ip, self.port),
+            addr: sockaddr::decode(self.family, self.addr, self.port)?,
         })
     }
 }

@@ -120,6 +120,19 @@ impl Id {
         let shift = ID_BITS.saturating_sub(keep + b);
         Id::new(prefix | ((col as u128) << shift))
     }
+
+    /// The first and last keys routing-table slot (`row`, `col`) covers: those with
+    /// `self`'s first `row` digits, then digit `col`.
+    pub fn slot_range(self, row: u32, col: usize, b: u32) -> (Id, Id) {
+        let lo = self.slot_key(row, col, b).get();
+        let width = (row + 1) * b;
+        let span = if width >= ID_BITS {
+            0
+        } else {
+            u128::MAX >> width
+        };
+        (Id::new(lo), Id::new(lo + span))
+    }
 }
 
 impl fmt::Debug for Id {
@@ -177,6 +190,10 @@ mod tests {
         assert_eq!(k.shared_prefix(me, 4), 2);
         assert_eq!(k.digit(2, 4), 7);
         assert_eq!(me.slot_key(0, 3, 4).get() >> 124, 3);
+        let (lo, hi) = me.slot_range(2, 7, 4);
+        assert_eq!((lo, hi.get() >> 116), (k, 0xab7));
+        assert_eq!(hi.get() & ((1u128 << 116) - 1), (1u128 << 116) - 1);
+        assert_eq!(me.slot_range(15, 2, 8).0, me.slot_range(15, 2, 8).1);
     }
 
     #[test]

@@ -3,13 +3,14 @@
 //! entries. A state message lists the leaf set first, then the neighbourhood set, then
 //! the routing table.
 
-use core::net::{IpAddr, Ipv6Addr, SocketAddr};
+use core::net::SocketAddr;
 
 use alloc::vec::Vec;
 use vipe_rt::prelude::*;
 
 use super::id::Id;
 use super::state::Peer;
+use crate::wire::sockaddr;
 
 /// The first byte of every Pastry message ('P').
 pub const MAGIC: u8 = 0x50;
@@ -147,10 +148,7 @@ pub struct NodeEntry {
 impl NodeEntry {
     /// The entry of `peer`.
     pub fn of(peer: &Peer) -> NodeEntry {
-        let (family, addr) = match peer.addr.ip() {
-            IpAddr::V4(v4) => (4, v4.to_ipv6_mapped().octets()),
-            IpAddr::V6(v6) => (6, v6.octets()),
-        };
+        let (family, addr) = sockaddr::encode(peer.addr);
         NodeEntry {
             id: peer.id.to_bytes(),
             family,
@@ -163,18 +161,9 @@ impl NodeEntry {
 
     /// The peer it names, or `None` if the address, port or coordinates are invalid.
     pub fn peer(&self) -> Option<Peer> {
-        let v6 = Ipv6Addr::from(self.addr);
-        let ip = match self.family {
-            4 => IpAddr::V4(v6.to_ipv4_mapped()?),
-            6 => IpAddr::V6(v6),
-            _ => return None,
-        };
-        if self.port == 0 || ip.is_unspecified() {
-            return None;
-        }
         Some(Peer {
             id: Id::from_bytes(self.id),
-            addr: SocketAddr::new(ip, self.port),
+            addr: sockaddr::decode(self.family, self.addr, self.port)?,
             pos: coordinates(self.x, self.y)?,
         })
     }

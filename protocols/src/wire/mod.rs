@@ -7,6 +7,7 @@ pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
 pub mod rip;
+pub mod sockaddr;
 pub mod tcp;
 pub mod udp;
 

@@ -57,14 +57,28 @@ fn check_phase(text: &str) -> Result<(), String> {
 }
 
 /// The parameters every Pastry experiment shares.
-fn common_params(nodes: i64, b: i64, leaf_set: i64, neighbourhood: i64) -> Vec<ParamSpec> {
+fn common_params(nodes: ParamSpec, b: i64, leaf_set: i64, neighbourhood: i64) -> Vec<ParamSpec> {
     vec![
         ParamSpec::int("b", "bits", b, 1, 8).help("bits per identifier digit"),
         ParamSpec::int("leaf-set", "", leaf_set, 2, 128).help("leaf set size |L| (even)"),
         ParamSpec::int("neighbourhood", "", neighbourhood, 0, 256)
             .help("neighbourhood set size |M|"),
-        ParamSpec::int("nodes", "nodes", nodes, 2, 2_000_000).help("Pastry nodes"),
+        nodes,
     ]
+}
+
+/// The `--nodes` parameter with this default.
+fn nodes_param(default: i64) -> ParamSpec {
+    ParamSpec::int("nodes", "nodes", default, 2, 2_000_000).help("Pastry nodes")
+}
+
+/// A leaf set has two equal sides.
+fn check_leaf_set(leaf_set: u32) -> Result<(), String> {
+    if leaf_set.is_multiple_of(2) {
+        Ok(())
+    } else {
+        Err(format!("--leaf-set {leaf_set} must be even"))
+    }
 }
 
 fn net_config(
@@ -237,10 +251,8 @@ impl Experiment for PastryHops {
     }
 
     fn params(&self) -> Vec<ParamSpec> {
-        let mut params = common_params(10_000, 4, 16, 32);
-        params[3] = ParamSpec::int("nodes", "nodes", 10_000, 2, 2_000_000)
-            .sweep_by_default("1000,2000,5000,10000,20000,50000,100000")
-            .help("Pastry nodes");
+        let nodes = nodes_param(10_000).sweep_by_default("1000,2000,5000,10000,20000,50000,100000");
+        let mut params = common_params(nodes, 4, 16, 32);
         params.push(
             ParamSpec::int("routes", "routes", 200_000, 1, 100_000_000)
                 .help("messages routed between random pairs of nodes"),
@@ -405,9 +417,7 @@ impl Experiment for PastryHops {
     }
 
     fn check(&self, p: &HopsParams) -> Result<(), String> {
-        if !p.leaf_set.is_multiple_of(2) {
-            return Err(format!("--leaf-set {} must be even", p.leaf_set));
-        }
+        check_leaf_set(p.leaf_set)?;
         if p.build == "joins" && p.nodes > 200_000 {
             return Err(format!(
                 "--nodes {} by joins would take hours; use --build converged beyond 200,000",
@@ -537,7 +547,7 @@ impl Experiment for PastryFail {
     }
 
     fn params(&self) -> Vec<ParamSpec> {
-        let mut params = common_params(5_000, 4, 16, 32);
+        let mut params = common_params(nodes_param(5_000), 4, 16, 32);
         params.push(
             ParamSpec::int("routes", "routes", 200_000, 1, 100_000_000)
                 .help("messages routed between random pairs of live nodes in the measured pass"),
@@ -641,9 +651,7 @@ impl Experiment for PastryFail {
     }
 
     fn check(&self, p: &FailParams) -> Result<(), String> {
-        if !p.leaf_set.is_multiple_of(2) {
-            return Err(format!("--leaf-set {} must be even", p.leaf_set));
-        }
+        check_leaf_set(p.leaf_set)?;
         if ((1.0 - p.fail) * f64::from(p.nodes)) < 2.0 {
             return Err(format!(
                 "--fail {} leaves fewer than two of {} nodes alive",
@@ -816,7 +824,7 @@ impl Experiment for PastryLocality {
     }
 
     fn params(&self) -> Vec<ParamSpec> {
-        let mut params = common_params(5_000, 3, 8, 16);
+        let mut params = common_params(nodes_param(5_000), 3, 8, 16);
         params.push(
             ParamSpec::text("join", "wtf", "sl | wt | wtf", check_join)
                 .sweep_by_default("sl,wt,wtf")
@@ -899,10 +907,7 @@ impl Experiment for PastryLocality {
     }
 
     fn check(&self, p: &LocalityParams) -> Result<(), String> {
-        if !p.leaf_set.is_multiple_of(2) {
-            return Err(format!("--leaf-set {} must be even", p.leaf_set));
-        }
-        Ok(())
+        check_leaf_set(p.leaf_set)
     }
 
     fn memory_per_run(&self, p: &LocalityParams) -> Option<u64> {
@@ -938,10 +943,9 @@ impl Experiment for PastryLocality {
                     if col == me.id.digit(row, b) {
                         continue;
                     }
-                    let lo = me.id.slot_key(row, col, b).get();
-                    let hi = lo + (u128::MAX >> ((row + 1) * b).min(127));
-                    let start = ids.partition_point(|&x| x < lo);
-                    let stop = ids.partition_point(|&x| x <= hi);
+                    let (lo, hi) = me.id.slot_range(row, col, b);
+                    let start = ids.partition_point(|&x| x < lo.get());
+                    let stop = ids.partition_point(|&x| x <= hi.get());
                     let best = sorted[start..stop]
                         .iter()
                         .map(|&i| me.distance_to(peers[i].pos))
@@ -957,18 +961,20 @@ impl Experiment for PastryLocality {
                     }
                 }
             }
-            let rows = table.rows() as u32;
-            for row in 0..rows.max(LEVELS as u32) {
-                if row >= LEVELS as u32 && (row + 1) * b <= 128 {
-                    for col in 0..(1usize << b) {
-                        if col == me.id.digit(row, b) || table.get(row, col).is_some() {
-                            continue;
-                        }
-                        let lo = me.id.slot_key(row, col, b).get();
-                        let hi = lo + (u128::MAX >> ((row + 1) * b).min(127));
-                        if ids.partition_point(|&x| x <= hi) > ids.partition_point(|&x| x < lo) {
-                            missing += 1;
-                        }
+            // Rows past the figure's: only the empty slots some node could fill.
+            for row in LEVELS as u32..table.rows() as u32 {
+                if (row + 1) * b > 128 {
+                    break;
+                }
+                for col in 0..(1usize << b) {
+                    if col == me.id.digit(row, b) || table.get(row, col).is_some() {
+                        continue;
+                    }
+                    let (lo, hi) = me.id.slot_range(row, col, b);
+                    if ids.partition_point(|&x| x <= hi.get())
+                        > ids.partition_point(|&x| x < lo.get())
+                    {
+                        missing += 1;
                     }
                 }
             }
