@@ -1,5 +1,6 @@
 //! Packets in flight: each one is a single record — a 16-byte header (where it goes, where
-//! it came from, its length) followed by its bytes — in a slab of fixed-size slots. Slot
+//! it came from, its length), the 8-byte trace hash of its bytes when the run is traced,
+//! then its bytes — in a slab of fixed-size slots. Slot
 //! sizes come in classes (16-byte steps up to 128 bytes, then steps of ×1.5), so a
 //! 64-byte datagram costs 80 bytes in flight, with no allocator header and no separate
 //! descriptor: arriving reads one record, in one or two adjacent cache lines.
@@ -40,32 +41,69 @@ pub(crate) struct FlightHeader {
     pub(crate) from_port: u16,
     /// Whether it came over the underlay (else a link).
     pub(crate) datagram: bool,
+    /// The trace hash of the bytes, computed once when sent (traced runs only), so the
+    /// arrival's trace event need not hash them again.
+    pub(crate) hash: Option<u64>,
 }
 
+/// Bits of the header's length field: records up to 1 GiB.
+const LEN_MASK: u64 = (1 << 30) - 1;
+/// Header flag: an 8-byte trace hash follows the header.
+const HASHED: u64 = 1 << 62;
+
 impl FlightHeader {
+    /// Bytes in front of the packet's bytes: the header, and the hash if there is one.
     #[inline]
-    fn write(&self, len: usize, out: &mut [u8]) {
+    fn size(&self) -> usize {
+        if self.hash.is_some() {
+            HEADER + 8
+        } else {
+            HEADER
+        }
+    }
+
+    /// Writes the header (and hash) for a packet of `len` bytes; returns their size.
+    #[inline]
+    fn write(&self, len: usize, out: &mut [u8]) -> usize {
         let w0 = u64::from(self.to_node) | u64::from(self.from) << 32;
         let w1 = u64::from(self.to)
             | u64::from(self.from_port) << 16
-            | (len as u64) << 32
+            | (len as u64 & LEN_MASK) << 32
+            | if self.hash.is_some() { HASHED } else { 0 }
             | u64::from(self.datagram) << 63;
         out[..8].copy_from_slice(&w0.to_le_bytes());
         out[8..16].copy_from_slice(&w1.to_le_bytes());
+        if let Some(hash) = self.hash {
+            out[16..24].copy_from_slice(&hash.to_le_bytes());
+            HEADER + 8
+        } else {
+            HEADER
+        }
     }
 
+    /// The header, where the packet's bytes start, and their length.
     #[inline]
-    fn read(record: &[u8]) -> (Self, usize) {
-        let w0 = u64::from_le_bytes(record[..8].try_into().unwrap_or([0; 8]));
-        let w1 = u64::from_le_bytes(record[8..16].try_into().unwrap_or([0; 8]));
+    fn read(record: &[u8]) -> (Self, usize, usize) {
+        let word = |at: usize| {
+            u64::from_le_bytes(
+                record
+                    .get(at..at + 8)
+                    .and_then(|w| w.try_into().ok())
+                    .unwrap_or([0; 8]),
+            )
+        };
+        let (w0, w1) = (word(0), word(8));
+        let hash = (w1 & HASHED != 0).then(|| word(16));
         let header = FlightHeader {
             to_node: w0 as u32,
             from: (w0 >> 32) as u32,
             to: w1 as u16,
             from_port: (w1 >> 16) as u16,
             datagram: w1 >> 63 == 1,
+            hash,
         };
-        (header, ((w1 >> 32) & 0x7fff_ffff) as usize)
+        let start = header.size();
+        (header, start, ((w1 >> 32) & LEN_MASK) as usize)
     }
 }
 
@@ -241,7 +279,11 @@ impl FlightStore {
     /// Parks a packet: its header and a copy of its bytes, in one record.
     #[inline]
     pub(crate) fn store(&mut self, header: FlightHeader, bytes: &[u8]) -> FlightRef {
-        let record = HEADER + bytes.len();
+        assert!(
+            bytes.len() as u64 <= LEN_MASK,
+            "a packet in flight of more than 1 GiB"
+        );
+        let record = header.size() + bytes.len();
         let class = class_of(record);
         let (slot, out) = if class == OVERSIZED {
             let buf = vec![0; record].into_boxed_slice();
@@ -266,8 +308,8 @@ impl FlightStore {
             "more than 2^27 packets of one size class in flight"
         );
         if let Some(out) = out {
-            header.write(bytes.len(), out);
-            out[HEADER..record].copy_from_slice(bytes);
+            let start = header.write(bytes.len(), out);
+            out[start..record].copy_from_slice(bytes);
         }
         FlightRef((class as u32) << SLOT_BITS | slot)
     }
@@ -281,8 +323,8 @@ impl FlightStore {
         } else {
             self.classes[class].record(slot)
         };
-        let (header, len) = FlightHeader::read(record);
-        (header, &record[HEADER..HEADER + len])
+        let (header, start, len) = FlightHeader::read(record);
+        (header, &record[start..start + len])
     }
 
     /// Hints the CPU to start loading a parked packet's record (header and first bytes).
@@ -335,6 +377,13 @@ mod tests {
             to: 4000,
             from_port: 7,
             datagram: n.is_multiple_of(2),
+            // Every third record carries a trace hash (of all ones in one case: the
+            // flag bits must not leak into it).
+            hash: match n % 3 {
+                0 => Some(u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                1 if n == 1 => Some(u64::MAX),
+                _ => None,
+            },
         }
     }
 

@@ -57,6 +57,24 @@ pub enum DelayModel {
     Matrix(Arc<LatencyMatrix>),
 }
 
+/// `x.round() as u64`, bit for bit (half away from zero; negative and NaN give 0, beyond
+/// `u64::MAX` saturates), without the `round` library call that x86-64's baseline
+/// instruction set needs for it: this runs once per datagram on the underlay.
+#[inline]
+pub(crate) fn round_to_u64(x: f64) -> u64 {
+    // From 2^52 up every f64 is an integer already (and `as` saturates past u64::MAX).
+    if !(x < 4_503_599_627_370_496.0) {
+        return x as u64;
+    }
+    let whole = x as u64; // truncates; 0 for negative values and NaN
+    // Exact: both are below 2^52 (for negative x this is x itself, below 0.5).
+    if x - whole as f64 >= 0.5 {
+        whole + 1
+    } else {
+        whole
+    }
+}
+
 impl DelayModel {
     /// The delay of one datagram from node `src` to node `dst`. `seed` places the nodes
     /// of the Euclidean model; `rng` draws the random models.
@@ -71,15 +89,15 @@ impl DelayModel {
             DelayModel::Exponential { mean } => {
                 // Inverse transform; 1 - u is in (0, 1], so ln never sees 0.
                 let u = 1.0 - rng.f64();
-                Duration::from_nanos((-(u.ln()) * mean.as_nanos() as f64).round() as u64)
+                Duration::from_nanos(round_to_u64(-(u.ln()) * mean.as_nanos() as f64))
             }
             DelayModel::Euclidean { per_side } => {
                 let (ax, ay) = coordinates(seed, src);
                 let (bx, by) = coordinates(seed, dst);
                 let distance = ((ax - bx).powi(2) + (ay - by).powi(2)).sqrt();
-                Duration::from_nanos(
-                    (distance / PLANE_SIDE * per_side.as_nanos() as f64).round() as u64
-                )
+                Duration::from_nanos(round_to_u64(
+                    distance / PLANE_SIDE * per_side.as_nanos() as f64,
+                ))
             }
             DelayModel::Matrix(m) => m.get(src, dst),
         }
@@ -441,6 +459,48 @@ mod tests {
         ] {
             let err = bad.parse::<DelayModel>().unwrap_err().to_string();
             assert!(err.contains(hint), "{bad}: {err}");
+        }
+    }
+    #[test]
+    fn round_to_u64_matches_round_then_cast() {
+        let mut state = 0x1234_5678_9abc_def0u64;
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.5,
+            1.5,
+            2.5,
+            -0.5,
+            -0.7,
+            0.49999999999999994,
+            4503599627370495.5,
+            4503599627370496.0,
+            9007199254740993.0,
+            1e19,
+            1.9e19,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+            f64::EPSILON,
+        ];
+        for _ in 0..200_000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            // Random bit patterns cover every exponent; random scaled draws the usual range.
+            values.push(f64::from_bits(state));
+            values.push((state >> 11) as f64 / (1u64 << 53) as f64 * 1e9);
+            values.push((state >> 40) as f64 + 0.5);
+        }
+        for x in values {
+            assert_eq!(
+                round_to_u64(x),
+                x.round() as u64,
+                "{x:e} ({:#x})",
+                x.to_bits()
+            );
         }
     }
 }
