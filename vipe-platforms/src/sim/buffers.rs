@@ -1,9 +1,10 @@
 //! Packets in flight: each one is a single record — a 16-byte header (where it goes, where
 //! it came from, its length), the 8-byte trace hash of its bytes when the run is traced,
 //! then its bytes — in a slab of fixed-size slots. Slot
-//! sizes come in classes (16-byte steps up to 128 bytes, then steps of ×1.5), so a
-//! 64-byte datagram costs 80 bytes in flight, with no allocator header and no separate
-//! descriptor: arriving reads one record, in one or two adjacent cache lines.
+//! sizes come in classes (8-byte steps up to 128 bytes, then steps of ×1.5), so a
+//! 64-byte datagram costs 80 bytes in flight (88 when traced), with no allocator header
+//! and no separate descriptor: arriving reads one record, in one or two adjacent cache
+//! lines.
 //!
 //! A class is made of chunks of ~256 KiB. Slots are taken from the lowest chunk that has
 //! one free, so after a burst the load drains out of the high chunks, and a chunk whose
@@ -14,10 +15,14 @@
 pub(crate) const HEADER: usize = 16;
 
 /// Slot sizes of the classes (header included).
-const CLASS_SIZES: [usize; 26] = [
-    32, 48, 64, 80, 96, 112, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144,
-    8192, 12288, 16384, 24576, 32768, 49152, 65536, 98304,
+const CLASS_SIZES: [usize; 31] = [
+    24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128, 192, 256, 384, 512, 768, 1024,
+    1536, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 49152,
 ];
+/// Classes in 8-byte steps, up to this record size.
+const FINE_CLASSES_UP_TO: usize = 128;
+/// The first class past the fine ones.
+const FIRST_COARSE: usize = 14;
 /// Records larger than the largest class get an exact buffer of their own.
 const OVERSIZED: usize = CLASS_SIZES.len();
 /// Bits of a handle for the slot; the class takes the top 5.
@@ -110,13 +115,13 @@ impl FlightHeader {
 /// The class whose slots hold `record` bytes, or `OVERSIZED`.
 #[inline]
 fn class_of(record: usize) -> usize {
-    if record <= 128 {
-        return record.max(32).div_ceil(16) - 2;
+    if record <= FINE_CLASSES_UP_TO {
+        return record.max(CLASS_SIZES[0]).div_ceil(8) - CLASS_SIZES[0] / 8;
     }
-    CLASS_SIZES[7..]
+    CLASS_SIZES[FIRST_COARSE..]
         .iter()
         .position(|&s| s >= record)
-        .map_or(OVERSIZED, |i| i + 7)
+        .map_or(OVERSIZED, |i| i + FIRST_COARSE)
 }
 
 #[derive(Debug, Default)]
@@ -391,9 +396,15 @@ mod tests {
     fn classes_fit_header_and_bytes_with_little_waste() {
         assert_eq!(class_of(HEADER), 0);
         assert_eq!(CLASS_SIZES[class_of(HEADER + 64)], 80, "a 64-byte datagram");
+        assert_eq!(CLASS_SIZES[class_of(HEADER + 8 + 64)], 88, "… traced");
+        assert_eq!(CLASS_SIZES[FIRST_COARSE - 1], FINE_CLASSES_UP_TO);
         assert_eq!(CLASS_SIZES[class_of(129)], 192);
         assert_eq!(CLASS_SIZES[class_of(HEADER + 1500)], 1536);
-        assert_eq!(class_of(98_305), OVERSIZED);
+        assert_eq!(class_of(49_153), OVERSIZED);
+        assert!(
+            OVERSIZED < 1 << (32 - SLOT_BITS),
+            "the class fits its handle bits"
+        );
         for n in 1..100_000 {
             let c = class_of(n);
             if c < OVERSIZED {

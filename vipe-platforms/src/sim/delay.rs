@@ -63,7 +63,7 @@ pub enum DelayModel {
 #[inline]
 pub(crate) fn round_to_u64(x: f64) -> u64 {
     // From 2^52 up every f64 is an integer already (and `as` saturates past u64::MAX).
-    if !(x < 4_503_599_627_370_496.0) {
+    if x.is_nan() || x >= 4_503_599_627_370_496.0 {
         return x as u64;
     }
     let whole = x as u64; // truncates; 0 for negative values and NaN
