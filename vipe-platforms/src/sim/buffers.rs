@@ -28,6 +28,10 @@ const OVERSIZED: usize = CLASS_SIZES.len();
 /// Bits of a handle for the slot; the class takes the top 5.
 const SLOT_BITS: u32 = 27;
 const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
+const _: () = assert!(
+    OVERSIZED < 1 << (32 - SLOT_BITS),
+    "every class fits a handle's top bits"
+);
 /// Target bytes per chunk: large enough that the chunk table of a class stays small
 /// (it is read on every arrival, so it should stay in cache: 8 M packets of 64 bytes make
 /// ~2000 chunks), small enough that memory goes back in useful steps.
@@ -401,10 +405,6 @@ mod tests {
         assert_eq!(CLASS_SIZES[class_of(129)], 192);
         assert_eq!(CLASS_SIZES[class_of(HEADER + 1500)], 1536);
         assert_eq!(class_of(49_153), OVERSIZED);
-        assert!(
-            OVERSIZED < 1 << (32 - SLOT_BITS),
-            "the class fits its handle bits"
-        );
         for n in 1..100_000 {
             let c = class_of(n);
             if c < OVERSIZED {
