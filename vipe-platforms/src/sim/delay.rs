@@ -62,17 +62,18 @@ pub enum DelayModel {
 /// instruction set needs for it: this runs once per datagram on the underlay.
 #[inline]
 pub(crate) fn round_to_u64(x: f64) -> u64 {
-    // From 2^52 up every f64 is an integer already (and `as` saturates past u64::MAX).
-    if x.is_nan() || x >= 4_503_599_627_370_496.0 {
+    // Below one half (negative values and NaN included) it is 0; from 2^52 up every f64
+    // is an integer already (and `as` saturates past u64::MAX). Both branches predict well.
+    if x.is_nan() || x < 0.5 {
+        return 0;
+    }
+    if x >= 4_503_599_627_370_496.0 {
         return x as u64;
     }
-    let whole = x as u64; // truncates; 0 for negative values and NaN
-    // Exact: both are below 2^52 (for negative x this is x itself, below 0.5).
-    if x - whole as f64 >= 0.5 {
-        whole + 1
-    } else {
-        whole
-    }
+    let whole = x as i64 as u64; // truncates
+    // Exact (both are below 2^52), and branch-free: whether the fraction is ≥ ½ is a coin
+    // toss for random delays, which a branch would mispredict half the time.
+    whole + u64::from(x - whole as f64 >= 0.5)
 }
 
 impl DelayModel {

@@ -1127,11 +1127,6 @@ impl Simulator {
     /// event scheduled meanwhile may come first, which costs nothing but the hint.
     #[inline]
     fn prefetch_ahead(&self) {
-        // With few nodes everything is in cache already and the hints only cost
-        // instructions (~4% of an event at 10^3 nodes).
-        if self.nodes.len() < PREFETCH_FROM_NODES {
-            return;
-        }
         let (next, after) = self.queue.lookahead();
         if let Some(EventKind::Arrive { flight, node }) = after {
             self.flights.prefetch(FlightRef(flight));
@@ -1457,11 +1452,6 @@ impl fmt::Display for CaptureError {
 }
 
 impl std::error::Error for CaptureError {}
-
-/// Below this many nodes the simulator does not prefetch: the node records (~600 bytes
-/// each) and the packets in flight fit the caches of a typical core, so the hints would
-/// only cost instructions.
-const PREFETCH_FROM_NODES: usize = 4096;
 
 /// Hints the CPU to start loading `value`'s cache lines.
 #[inline(always)]
