@@ -50,8 +50,8 @@ impl<T> Ord for Entry<T> {
 /// 128-bit key: one branch-free comparison instead of two dependent ones.
 #[inline]
 fn sort_latest_first<T>(entries: &mut [Entry<T>]) {
-    let key = |e: &Entry<T>| u128::from(e.time) << 64 | u128::from(e.seq);
-    entries.sort_unstable_by(|a, b| key(b).cmp(&key(a)));
+    entries
+        .sort_unstable_by_key(|e| std::cmp::Reverse(u128::from(e.time) << 64 | u128::from(e.seq)));
 }
 
 /// A priority queue of events by (time, order of scheduling).
