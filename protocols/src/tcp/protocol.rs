@@ -644,7 +644,13 @@ impl Tcp {
         };
         if let Some(c) = self.conns.get_mut(&key) {
             let now = cx.now();
+            // Bytes pushed to the application as they arrive skip the receive buffer
+            // when nothing waits in it: this packet itself becomes the DATA event.
+            c.sock
+                .set_direct_delivery(c.told_connected && c.credit.is_none());
             let result = c.sock.on_segment(now, &seg, payload);
+            let direct = c.sock.take_direct();
+            let app = c.app;
             // RFC 9293 MUST-58/59: segments that arrived together are all processed
             // before answering. The connection is serviced (ACK, data to send, events
             // to the application) by a timer due now, which fires once the node has
@@ -652,6 +658,19 @@ impl Tcp {
             if c.armed != Some(now) {
                 cx.start_timer_at(TcpTimer::ConnTimer(key), now);
                 c.armed = Some(now);
+            }
+            if let Some(range) = direct {
+                // Header and any bytes before RCV.NXT off, bytes past the window cut.
+                let mut pkt = pkt;
+                if pkt.pull(hlen + range.start).is_err() {
+                    return cx.drop_packet(pkt, "TCP payload shorter than delivered");
+                }
+                pkt.truncate(range.len());
+                *pkt.meta_mut() = PacketMeta::default();
+                if let Err(reason) = result {
+                    cx.count(reason.reason());
+                }
+                return self.event_to_app(cx, app, &key, msg::DATA, pkt);
             }
             if let Err(reason) = result {
                 cx.drop_packet(pkt, reason.reason());

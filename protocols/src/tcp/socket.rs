@@ -13,6 +13,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt;
 use core::net::{Ipv4Addr, SocketAddrV4};
+use core::ops::Range;
 
 use vipe_rt::{Duration, Instant};
 
@@ -356,6 +357,11 @@ pub struct TcpSocket {
     rcv_shift: u8,
     recv_buf: RecvBuffer,
     fin_received: bool,
+    /// In-order bytes bypass the receive buffer when it is empty (see
+    /// [`TcpSocket::set_direct_delivery`]).
+    direct: bool,
+    /// The part of the last segment's payload delivered directly.
+    direct_taken: Option<Range<usize>>,
     ooo_fin: Option<SeqNumber>,
 
     // Negotiated.
@@ -469,6 +475,8 @@ impl TcpSocket {
             rcv_adv: SeqNumber(0),
             rcv_shift: 0,
             fin_received: false,
+            direct: false,
+            direct_taken: None,
             ooo_fin: None,
             send_mss,
             ws_ok: false,
@@ -999,6 +1007,7 @@ impl TcpSocket {
     ) -> Result<(), DropReason> {
         let (heard, was_synchronized) =
             (self.stats.segments_received, self.state.is_synchronized());
+        self.direct_taken = None;
         let result = self.on_segment_inner(now, seg, payload);
         if self.stats.segments_received != heard
             || (!was_synchronized && self.state.is_synchronized())
@@ -1109,6 +1118,22 @@ impl TcpSocket {
             self.snd_up = Some(self.data_start() + self.send_buf.len());
         }
         Ok(n)
+    }
+
+    /// Direct delivery on or off (off at first). While on, a segment whose data are next
+    /// in order when nothing waits in the receive buffer (no unread bytes, no
+    /// out-of-order ranges, no urgent data ahead) is not copied into the buffer: its
+    /// bytes count as read at once, and [`Self::take_direct`] says which part of the
+    /// segment's payload they are, for the caller to hand to the application in place.
+    /// For callers that push every received byte to the application at once.
+    pub fn set_direct_delivery(&mut self, on: bool) {
+        self.direct = on;
+    }
+
+    /// The range of the last [`Self::on_segment`]'s payload that was delivered directly
+    /// (see [`Self::set_direct_delivery`]); the caller must pass these bytes on.
+    pub fn take_direct(&mut self) -> Option<Range<usize>> {
+        self.direct_taken.take()
     }
 
     /// Urgent bytes the peer sent that the application has not read yet: the urgent
@@ -1704,9 +1729,25 @@ impl TcpSocket {
         }
         let offset = seq.since(self.rcv_nxt);
         let had_gaps = !self.recv_buf.out_of_order().is_empty();
-        let Some(in_order) = self.recv_buf.write_at(offset, data) else {
-            self.ack_now = true;
-            return Err(DropReason::ReassemblyFull);
+        let in_order = if self.direct
+            && offset == 0
+            && !had_gaps
+            && self.recv_buf.is_empty()
+            && !seg.has(URG)
+            && self.rcv_up.is_none_or(|up| up <= self.rcv_nxt)
+        {
+            // Nothing waits before these bytes: they go to the application as they are
+            // (the caller delivers this part of the payload), not through the buffer.
+            let n = data.len().min(self.recv_buf.window());
+            let skip = payload.len() - data.len();
+            self.direct_taken = Some(skip..skip + n);
+            n
+        } else {
+            let Some(in_order) = self.recv_buf.write_at(offset, data) else {
+                self.ack_now = true;
+                return Err(DropReason::ReassemblyFull);
+            };
+            in_order
         };
         if offset > 0 {
             // Out of order: remember for SACK and answer with a duplicate ACK at once.
