@@ -277,3 +277,47 @@ fn listeners_share_a_port_by_remote_socket() {
         }
     }
 }
+
+/// RFC 9293 MUST-43: OPEN may name the local address. This host's address (with a
+/// chosen port) is used; any other address is refused with a reason, for CONNECT and
+/// LISTEN alike, and no connection or listener is made.
+#[test]
+fn open_with_a_local_address() {
+    use vipe_protocols::tcp::msg;
+    let other = Ipv4Addr::new(10, 0, 0, 9);
+    let app = App {
+        start: vec![
+            (
+                msg::CONNECT,
+                Some(SocketAddrV4::new(ME, 5555)),
+                Some(SocketAddrV4::new(PEER, 80)),
+            ),
+            (
+                msg::CONNECT,
+                Some(SocketAddrV4::new(other, 5556)),
+                Some(SocketAddrV4::new(PEER, 80)),
+            ),
+            (msg::LISTEN, Some(SocketAddrV4::new(other, 81)), None),
+        ],
+        got: vec![],
+    };
+    let (mut node, dev, tcp, app) = node(app);
+    node.handle_timeout(Instant::from_millis(1));
+    let r = replies(&mut node);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!((r[0].flags, r[0].src_port), (SYN, 5555));
+    let got = &node.protocol(app).unwrap().got;
+    assert_eq!(got.len(), 2, "{got:?}");
+    for ev in got {
+        assert!(
+            matches!(ev, AppEvent::Error(why) if String::from_utf8_lossy(why).contains("not this host's")),
+            "{got:?}"
+        );
+    }
+    assert_eq!(node.protocol(tcp).unwrap().connections(), 1);
+    // No listener on port 81: a SYN there is answered with a RST.
+    node.handle_input(Instant::from_millis(2), dev, datagram(PEER, ME, &syn(81)));
+    let r = replies(&mut node);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].flags & RST, RST);
+}

@@ -30,9 +30,11 @@ use crate::wire::tcp::{ACK, RST, SYN};
 pub mod msg {
     /// App → TCP: listen on `meta().src`'s port, for connections from `meta().dst` if
     /// it is set (an unspecified address or a zero port in it matches any).
+    /// `meta().src`'s address, if specified, must be this host's (else `ERROR`).
     pub const LISTEN: u32 = 0x7c90_0001;
     /// App → TCP: connect to `meta().dst` (from `meta().src`'s port, or an ephemeral one
-    /// if it is 0 or absent).
+    /// if it is 0 or absent). `meta().src`'s address, if specified, must be this host's
+    /// (else `ERROR`).
     pub const CONNECT: u32 = 0x7c90_0002;
     /// App → TCP: the packet's bytes are data for the connection.
     pub const SEND: u32 = 0x7c90_0003;
@@ -154,6 +156,19 @@ impl TcpApp {
             SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
             None,
         )
+    }
+
+    /// Connect to `remote` from `local` (RFC 9293 OPEN with a local socket, MUST-43):
+    /// its address must be this host's or unspecified; a zero port picks an ephemeral
+    /// one.
+    pub fn connect_from(pkt: Packet, local: SocketAddrV4, remote: SocketAddrV4) -> Packet {
+        Self::command(pkt, msg::CONNECT, local, Some(remote))
+    }
+
+    /// Listen on `local`'s port; its address must be this host's or unspecified
+    /// (MUST-43).
+    pub fn listen_on(pkt: Packet, local: SocketAddrV4) -> Packet {
+        Self::command(pkt, msg::LISTEN, local, None)
     }
 
     /// Connect to `remote` from an ephemeral port.
@@ -751,6 +766,17 @@ impl Tcp {
                 remote_port: dst?.port(),
             })
         };
+        if matches!(meta.mark, msg::LISTEN | msg::CONNECT)
+            && src.is_some_and(|s| !s.ip().is_unspecified() && *s.ip() != self.local)
+        {
+            // RFC 9293 MUST-43: OPEN may name the local address; it must be this host's.
+            return Self::app_error(
+                cx,
+                app,
+                "listen/connect: the local address in meta().src is not this host's; \
+                 leave it unspecified (0.0.0.0) or name the host's address",
+            );
+        }
         match meta.mark {
             msg::LISTEN => {
                 let port = src.map_or(0, |s| s.port());

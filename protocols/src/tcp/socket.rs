@@ -741,7 +741,19 @@ impl TcpSocket {
     /// Closes the send side (RFC 9293 CLOSE): queued data is sent, then a FIN. The
     /// receive side stays open until the peer's FIN. Closing a listening or
     /// connecting socket ends it at once.
+    ///
+    /// Closing with received bytes the application has not read resets the connection
+    /// instead (RFC 9293 SHLD-3, as Linux does): the peer learns that data were lost
+    /// rather than seeing an orderly close.
     pub fn close(&mut self) {
+        if !self.recv_buf.is_empty()
+            && matches!(
+                self.state,
+                State::SynReceived | State::Established | State::CloseWait
+            )
+        {
+            return self.abort();
+        }
         match self.state {
             State::Closed | State::Listen | State::SynSent => self.set_closed(),
             State::SynReceived => self.fin_queued = true,
