@@ -6,8 +6,10 @@
 //!
 //! Ports: `lower(iface)` to each interface's ARP instance, `upper(protocol)` to ICMP, UDP,
 //! TCP. Upper protocols send with `meta().dst` (and optionally `meta().src`) set; packets
-//! they receive carry the addresses in `meta().src`/`dst` and the IP header length in
-//! `meta().network_header_len`.
+//! they receive carry the addresses in `meta().src`/`dst`, the IP header length in
+//! `meta().network_header_len` and the TOS octet in `meta().tos`. A datagram an upper
+//! protocol sends gets `meta().tos` as its TOS octet (Diffserv and ECN, RFC 2474 / 3168)
+//! and DF if `meta().dont_fragment` (path MTU discovery).
 
 pub mod reassembly;
 
@@ -413,7 +415,8 @@ impl Ipv4 {
         self.originate(cx, pkt, from, src, PROTO_ICMP);
     }
 
-    /// Sends a payload from this node: builds the header, routes, fragments.
+    /// Sends a payload from this node: builds the header (TOS and DF as `meta()` asks),
+    /// routes, fragments.
     fn originate(
         &mut self,
         cx: &mut Cx<Self>,
@@ -425,10 +428,10 @@ impl Ipv4 {
         let header = Ipv4Header {
             version: 4,
             ihl: 5,
-            tos: 0,
+            tos: pkt.meta().tos,
             total_len: 0,
             ident: self.next_ident,
-            flags: 0,
+            flags: if pkt.meta().dont_fragment { FLAG_DF } else { 0 },
             frag_offset: 0,
             ttl: self.config.ttl,
             protocol,
@@ -452,12 +455,13 @@ impl Ipv4 {
 
     /// Hands a whole datagram addressed to this node to its upper protocol.
     fn deliver(&mut self, cx: &mut Cx<Self>, mut pkt: Packet, iface: u8) {
-        let (src, dst, protocol, header_len) = match Ipv4HeaderView::parse(pkt.data()) {
+        let (src, dst, protocol, header_len, tos) = match Ipv4HeaderView::parse(pkt.data()) {
             Ok(v) => (
                 Ipv4Addr::from(v.src()),
                 Ipv4Addr::from(v.dst()),
                 v.protocol(),
                 v.header_len(),
+                v.tos(),
             ),
             Err(e) => return cx.drop_packet(pkt, e.reason()),
         };
@@ -480,6 +484,7 @@ impl Ipv4 {
         meta.src = Some(SocketAddr::new(IpAddr::V4(src), 0));
         meta.dst = Some(SocketAddr::new(IpAddr::V4(dst), 0));
         meta.network_header_len = header_len as u8;
+        meta.tos = tos;
         if pkt.pull(header_len).is_err() {
             return cx.drop_packet(pkt, "truncated header");
         }

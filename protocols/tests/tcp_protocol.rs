@@ -49,6 +49,10 @@ impl App {
 }
 
 fn node(app: App) -> (Node, DeviceId, Handle<Tcp>, Handle<App>) {
+    node_with(app, TcpProtocolConfig::default())
+}
+
+fn node_with(app: App, config: TcpProtocolConfig) -> (Node, DeviceId, Handle<Tcp>, Handle<App>) {
     let mut node = Node::new(NodeId(0));
     let iface = Interface {
         addr: ME,
@@ -56,7 +60,7 @@ fn node(app: App) -> (Node, DeviceId, Handle<Tcp>, Handle<App>) {
         mtu: 1500,
     };
     let ip = node.add(Ipv4::new(Ipv4Config::host(iface, None)));
-    let tcp = node.add(Tcp::new(ME, TcpProtocolConfig::default()));
+    let tcp = node.add(Tcp::new(ME, config));
     let app = node.add(app);
     node.connect(ip.port(Ipv4Port::Upper(6)), tcp.port(TcpPort::Ip))
         .unwrap();
@@ -69,11 +73,15 @@ fn node(app: App) -> (Node, DeviceId, Handle<Tcp>, Handle<App>) {
 }
 
 fn datagram(src: Ipv4Addr, dst: Ipv4Addr, seg: &Segment) -> Packet {
-    let tcp = seg.to_bytes(src, dst, &[]);
+    datagram_with(src, dst, seg, &[], 0)
+}
+
+fn datagram_with(src: Ipv4Addr, dst: Ipv4Addr, seg: &Segment, payload: &[u8], tos: u8) -> Packet {
+    let tcp = seg.to_bytes(src, dst, payload);
     let h = Ipv4Header {
         version: 4,
         ihl: 0,
-        tos: 0,
+        tos,
         total_len: 0,
         ident: 1,
         flags: 0,
@@ -320,4 +328,63 @@ fn open_with_a_local_address() {
     let r = replies(&mut node);
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(r[0].flags & RST, RST);
+}
+
+/// The IPv4 side of MUST-48, SHLD-6 and SHLD-8: the configured Diffserv codepoint and
+/// DF are in the IPv4 header of our segments; IPv4 hands the arriving TOS octet up, so a
+/// CE mark on data of an ECN connection comes back as ECE on our ACK.
+#[test]
+fn diffserv_df_and_ecn_travel_through_ipv4() {
+    use vipe_protocols::tcp::{TcpConfig, msg};
+    use vipe_protocols::wire::ipv4::FLAG_DF;
+    use vipe_protocols::wire::tcp::{CWR, ECE};
+    let app = App {
+        start: vec![(msg::LISTEN, Some(SocketAddrV4::new(ME, 80)), None)],
+        got: vec![],
+    };
+    let config = TcpProtocolConfig {
+        socket: TcpConfig {
+            dscp: 46,
+            delayed_ack: None,
+            ..TcpConfig::default()
+        },
+        ..TcpProtocolConfig::default()
+    };
+    let (mut node, dev, _, _) = node_with(app, config);
+    let mut s = syn(80);
+    s.flags |= ECE | CWR;
+    node.handle_input(Instant::from_millis(1), dev, datagram(PEER, ME, &s));
+    let frames: Vec<Packet> = std::iter::from_fn(|| node.poll_transmit())
+        .map(|t| t.packet)
+        .collect();
+    assert_eq!(frames.len(), 1);
+    let ip = Ipv4HeaderView::parse(frames[0].data()).unwrap();
+    assert_eq!(ip.tos(), 46 << 2, "DSCP EF, not ECT on a SYN-ACK");
+    assert_eq!(ip.flags() & FLAG_DF, FLAG_DF);
+    let synack = Segment::parse(ME, PEER, ip.payload()).unwrap().0;
+    assert_eq!(synack.flags, SYN | ACK | ECE, "ECN agreed");
+    let base = |flags: u8, off: u32| Segment {
+        src_port: 40000,
+        dst_port: 80,
+        seq: SeqNumber(78 + off),
+        ack: synack.seq + 1,
+        flags,
+        window: 65535,
+        ..Segment::default()
+    };
+    node.handle_input(
+        Instant::from_millis(2),
+        dev,
+        datagram(PEER, ME, &base(ACK, 0)),
+    );
+    node.handle_timeout(Instant::from_millis(2));
+    assert!(replies(&mut node).is_empty());
+    // Data marked CE (ECN field 11) by a router.
+    let data = datagram_with(PEER, ME, &base(ACK, 0), &[9; 100], (46 << 2) | 0b11);
+    node.handle_input(Instant::from_millis(3), dev, data);
+    node.handle_timeout(Instant::from_millis(3));
+    let r = replies(&mut node);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].ack, SeqNumber(178));
+    assert_eq!(r[0].flags & ECE, ECE, "CE echoed");
 }

@@ -23,7 +23,7 @@ use super::config::{KeepAlive, TcpConfig};
 use super::isn::IsnGenerator;
 use super::segment::Segment;
 use super::seq::SeqNumber;
-use super::socket::{IcmpError, State, TcpError, TcpEvent, TcpSocket};
+use super::socket::{IcmpError, Outgoing, State, TcpError, TcpEvent, TcpSocket};
 use crate::wire::tcp::{ACK, RST, SYN};
 
 /// Command and event codes carried in `meta().mark` between TCP and applications.
@@ -55,6 +55,9 @@ pub mod msg {
     /// the receive buffer until the application asks for them, so the window closes
     /// when it stops reading.
     pub const READ: u32 = 0x7c90_0009;
+    /// App → TCP: one byte, the Diffserv codepoint (below 64) for the connection's
+    /// segments from now on (RFC 9293 MUST-48).
+    pub const DSCP: u32 = 0x7c90_000a;
 
     /// TCP → app: the connection is established (active or accepted).
     pub const CONNECTED: u32 = 0x7c91_0001;
@@ -194,6 +197,12 @@ impl TcpApp {
     /// Abort `conn`.
     pub fn abort(pkt: Packet, conn: Conn) -> Packet {
         Self::command(pkt, msg::ABORT, conn.local, Some(conn.remote))
+    }
+
+    /// Set the Diffserv codepoint (6 bits) of `conn`'s segments (RFC 9293 MUST-48).
+    pub fn dscp(mut pkt: Packet, conn: Conn, dscp: u8) -> Packet {
+        pkt.put_slice(&[dscp]);
+        Self::command(pkt, msg::DSCP, conn.local, Some(conn.remote))
     }
 
     /// Urgent data for `conn`: `pkt` holds the bytes.
@@ -400,7 +409,27 @@ impl Tcp {
         }
     }
 
-    fn transmit(&self, cx: &mut Cx<Self>, remote: Ipv4Addr, seg: &Segment, payload: &[u8]) {
+    /// Sends a segment of a connection, with the TOS octet and DF it asks for.
+    fn transmit_out(&self, cx: &mut Cx<Self>, remote: Ipv4Addr, out: &Outgoing) {
+        self.transmit(
+            cx,
+            remote,
+            &out.segment,
+            &out.payload,
+            out.tos,
+            out.dont_fragment,
+        );
+    }
+
+    fn transmit(
+        &self,
+        cx: &mut Cx<Self>,
+        remote: Ipv4Addr,
+        seg: &Segment,
+        payload: &[u8],
+        tos: u8,
+        dont_fragment: bool,
+    ) {
         let mut pkt = cx.alloc();
         pkt.put_slice(payload);
         let hlen = seg.header_len();
@@ -409,6 +438,8 @@ impl Tcp {
         let meta = pkt.meta_mut();
         meta.src = Some(SocketAddr::new(IpAddr::V4(self.local), seg.src_port));
         meta.dst = Some(SocketAddr::new(IpAddr::V4(remote), seg.dst_port));
+        meta.tos = tos;
+        meta.dont_fragment = dont_fragment;
         cx.send(TcpPort::Ip, pkt);
     }
 
@@ -420,7 +451,7 @@ impl Tcp {
             return;
         };
         while let Some(out) = c.sock.poll_transmit(now) {
-            self.transmit(cx, key.remote_ip, &out.segment, &out.payload);
+            self.transmit_out(cx, key.remote_ip, &out);
         }
         let mut closed = false;
         while let Some(ev) = c.sock.poll_event() {
@@ -489,7 +520,7 @@ impl Tcp {
             }
             // Reading may have opened the window: send the update.
             while let Some(out) = c.sock.poll_transmit(now) {
-                self.transmit(cx, key.remote_ip, &out.segment, &out.payload);
+                self.transmit_out(cx, key.remote_ip, &out);
             }
         }
         if closed || c.sock.state() == State::Closed {
@@ -527,7 +558,7 @@ impl Tcp {
 
     fn reply_rst(&self, cx: &mut Cx<Self>, src: Ipv4Addr, seg: &Segment, payload_len: usize) {
         if let Some(rst) = TcpSocket::rst_for(seg, payload_len) {
-            self.transmit(cx, src, &rst, &[]);
+            self.transmit(cx, src, &rst, &[], 0, false);
         }
     }
 
@@ -663,7 +694,9 @@ impl Tcp {
             // when nothing waits in it: this packet itself becomes the DATA event.
             c.sock
                 .set_direct_delivery(c.told_connected && c.credit.is_none());
-            let result = c.sock.on_segment(now, &seg, payload);
+            let result = c
+                .sock
+                .on_segment_with_tos(now, &seg, payload, pkt.meta().tos);
             let direct = c.sock.take_direct();
             let app = c.app;
             // RFC 9293 MUST-58/59: segments that arrived together are all processed
@@ -744,7 +777,15 @@ impl Tcp {
         let Some(c) = self.conns.get_mut(&key) else {
             return cx.drop_packet(pkt, "ICMP error for no connection");
         };
-        match c.sock.on_icmp_error(kind, seq) {
+        // Fragmentation needed with the next-hop MTU (RFC 1191): path MTU discovery.
+        let result = match (icmp_type, code, d.get(6..8)) {
+            (3, 4, Some(mtu)) if c.sock.config().path_mtu_discovery => {
+                c.sock
+                    .on_packet_too_big(cx.now(), seq, u16::from_be_bytes([mtu[0], mtu[1]]))
+            }
+            _ => c.sock.on_icmp_error(kind, seq),
+        };
+        match result {
             Ok(()) => {
                 cx.count("TCP ICMP errors accepted");
                 self.service(cx, key);
@@ -874,7 +915,13 @@ impl Tcp {
                 );
                 self.service(cx, key);
             }
-            msg::SEND | msg::SEND_URGENT | msg::CLOSE | msg::ABORT | msg::KEEPALIVE | msg::READ => {
+            msg::SEND
+            | msg::SEND_URGENT
+            | msg::CLOSE
+            | msg::ABORT
+            | msg::KEEPALIVE
+            | msg::READ
+            | msg::DSCP => {
                 let Some(key) = key_of(src, dst) else {
                     return cx.drop_packet(pkt, "TCP command without endpoints");
                 };
@@ -919,6 +966,17 @@ impl Tcp {
                         };
                         c.sock.set_keep_alive(cx.now(), keep_alive);
                     }
+                    msg::DSCP => match pkt.data() {
+                        &[dscp] if dscp < 64 => c.sock.set_dscp(dscp),
+                        _ => {
+                            let app = c.app;
+                            return Self::app_error(
+                                cx,
+                                app,
+                                "dscp: give one byte, a Diffserv codepoint below 64",
+                            );
+                        }
+                    },
                     msg::READ => {
                         let Some(&bytes) = pkt.data().first_chunk::<4>() else {
                             let app = c.app;
