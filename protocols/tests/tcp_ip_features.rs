@@ -1,11 +1,12 @@
 //! Sans-IO tests of what TCP asks of and learns from IP: the Diffserv field (RFC 9293
 //! MUST-48, SHLD-21..23), ECN (RFC 3168, SHLD-8) and path MTU discovery (RFC 1191,
-//! SHLD-6); and delivery of in-order bytes past the receive buffer.
+//! SHLD-6); which SYNs may end TIME-WAIT (RFC 6191, SHLD-4); and delivery of in-order
+//! bytes past the receive buffer.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use vipe_protocols::tcp::{DropReason, Outgoing, Segment, SeqNumber, State, TcpConfig, TcpSocket};
-use vipe_protocols::wire::tcp::{ACK, CWR, ECE, PSH, SYN};
+use vipe_protocols::wire::tcp::{ACK, CWR, ECE, FIN, PSH, SYN};
 use vipe_rt::{Duration, Instant};
 
 const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 80);
@@ -18,6 +19,8 @@ const CE: u8 = 0b11;
 struct Fx {
     s: TcpSocket,
     now: Instant,
+    /// The peer sends timestamps (TSval 7).
+    ts: bool,
 }
 
 impl Fx {
@@ -29,6 +32,10 @@ impl Fx {
             ack,
             flags,
             window: 65535,
+            options: vipe_protocols::tcp::TcpOptions {
+                timestamps: self.ts.then_some((7, 0)),
+                ..Default::default()
+            },
             ..Segment::default()
         }
     }
@@ -58,12 +65,14 @@ fn config() -> TcpConfig {
 /// A passive connection; the peer's SYN has `syn_flags` besides SYN (ECE|CWR asks for
 /// ECN). Returns it with what our SYN-ACK was.
 fn passive(config: TcpConfig, syn_flags: u8) -> (Fx, Outgoing) {
+    let ts = config.timestamps;
     let mut s = TcpSocket::new(config);
     s.listen(LOCAL, SeqNumber(ISS)).unwrap();
     s.set_remote(REMOTE);
     let mut fx = Fx {
         s,
         now: Instant::from_millis(10),
+        ts,
     };
     let mut syn = fx.seg(SYN | syn_flags, SeqNumber(IRS), SeqNumber(0));
     syn.options.mss = Some(1000);
@@ -81,7 +90,7 @@ fn active(config: TcpConfig, synack_flags: u8) -> (Fx, Outgoing) {
     let mut s = TcpSocket::new(config);
     let now = Instant::from_millis(10);
     s.connect(now, LOCAL, REMOTE, SeqNumber(ISS)).unwrap();
-    let mut fx = Fx { s, now };
+    let mut fx = Fx { s, now, ts: false };
     let mut out = fx.out();
     assert_eq!(out.len(), 1);
     let mut synack = fx.seg(SYN | ACK | synack_flags, SeqNumber(IRS), SeqNumber(ISS + 1));
@@ -271,4 +280,47 @@ fn in_order_bytes_skip_the_receive_buffer_only_when_nothing_waits() {
     fx.input(at(&fx, 410), &[5; 10], 0).unwrap();
     assert_eq!(fx.s.take_direct(), None);
     assert_eq!(fx.s.recv_queue(), 10);
+}
+
+/// A connection brought to TIME-WAIT by our close; the peer's last timestamp is 7.
+fn time_wait(timestamps: bool) -> Fx {
+    let (mut fx, _) = passive(
+        TcpConfig {
+            timestamps,
+            ..config()
+        },
+        0,
+    );
+    fx.s.close();
+    let fin = fx.out().remove(0);
+    let mut last = fx.seg(FIN | ACK, fx.s.rcv_nxt(), fin.segment.seq + 1);
+    last.options.timestamps = Some((7, 0));
+    fx.input(last, &[], 0).unwrap();
+    assert_eq!(fx.s.state(), State::TimeWait);
+    fx
+}
+
+/// SHLD-4 (RFC 6191) rules, row by row: which SYNs may end TIME-WAIT.
+#[test]
+fn time_wait_syn_rules() {
+    // (timestamps on the old connection, SYN's timestamp, SYN's sequence offset from
+    // RCV.NXT, flags, accepted)
+    let rows: [(bool, Option<u32>, i64, u8, bool); 9] = [
+        (false, None, 0, SYN, true),
+        (false, None, 1000, SYN, true),
+        (false, None, -1, SYN, false),
+        (true, Some(8), -1000, SYN, true),
+        (true, Some(7), 10, SYN, true),
+        (true, Some(7), -1, SYN, false),
+        (true, Some(6), 1000, SYN, false),
+        (true, None, -1000, SYN, true),
+        (true, Some(8), 0, SYN | ACK, false),
+    ];
+    for (i, (ts, syn_ts, off, flags, accepted)) in rows.into_iter().enumerate() {
+        let fx = time_wait(ts);
+        let seq = SeqNumber((i64::from(fx.s.rcv_nxt().0) + off) as u32);
+        let mut syn = fx.seg(flags, seq, SeqNumber(0));
+        syn.options.timestamps = syn_ts.map(|v| (v, 0));
+        assert_eq!(fx.s.time_wait_accepts_syn(&syn), accepted, "row {i}");
+    }
 }

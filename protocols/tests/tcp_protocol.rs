@@ -24,6 +24,8 @@ const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 struct App {
     start: Vec<(u32, Option<SocketAddrV4>, Option<SocketAddrV4>)>,
     got: Vec<AppEvent>,
+    /// Close each connection as soon as it is established.
+    close_on_connect: bool,
 }
 
 #[protocol]
@@ -41,8 +43,12 @@ impl App {
     }
 
     #[on_packet(port = "tcp")]
-    fn rx(&mut self, _cx: &mut Cx<Self>, pkt: Packet) {
+    fn rx(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
         if let Some(ev) = TcpApp::event(&pkt) {
+            if let (AppEvent::Connected(conn), true) = (&ev, self.close_on_connect) {
+                let close = TcpApp::close(cx.alloc(), *conn);
+                cx.send(AppPort::Tcp, close);
+            }
             self.got.push(ev);
         }
     }
@@ -180,6 +186,7 @@ fn connect_to_broadcast_is_refused_with_a_reason() {
             Some(SocketAddrV4::new(Ipv4Addr::BROADCAST, 80)),
         )],
         got: vec![],
+        close_on_connect: false,
     };
     let (mut node, _, tcp, app) = node(app);
     node.handle_timeout(Instant::from_millis(1));
@@ -197,6 +204,7 @@ fn listener_answers_syn_with_our_options() {
     let app = App {
         start: vec![(msg::LISTEN, Some(SocketAddrV4::new(ME, 80)), None)],
         got: vec![],
+        close_on_connect: false,
     };
     let (mut node, dev, tcp, _) = node(app);
     node.handle_input(Instant::from_millis(1), dev, datagram(PEER, ME, &syn(80)));
@@ -239,7 +247,11 @@ fn listeners_share_a_port_by_remote_socket() {
     .into_iter()
     .enumerate()
     .map(|(i, start)| {
-        let app = node.add(App { start, got: vec![] });
+        let app = node.add(App {
+            start,
+            got: vec![],
+            close_on_connect: false,
+        });
         node.connect(tcp.port(TcpPort::App(i as u16 + 1)), app.port(AppPort::Tcp))
             .unwrap();
         app
@@ -308,6 +320,7 @@ fn open_with_a_local_address() {
             (msg::LISTEN, Some(SocketAddrV4::new(other, 81)), None),
         ],
         got: vec![],
+        close_on_connect: false,
     };
     let (mut node, dev, tcp, app) = node(app);
     node.handle_timeout(Instant::from_millis(1));
@@ -341,6 +354,7 @@ fn diffserv_df_and_ecn_travel_through_ipv4() {
     let app = App {
         start: vec![(msg::LISTEN, Some(SocketAddrV4::new(ME, 80)), None)],
         got: vec![],
+        close_on_connect: false,
     };
     let config = TcpProtocolConfig {
         socket: TcpConfig {
@@ -387,4 +401,80 @@ fn diffserv_df_and_ecn_travel_through_ipv4() {
     assert_eq!(r.len(), 1, "{r:?}");
     assert_eq!(r[0].ack, SeqNumber(178));
     assert_eq!(r[0].flags & ECE, ECE, "CE echoed");
+}
+
+/// RFC 9293 SHLD-4 (RFC 6191): in TIME-WAIT, an old duplicate SYN (timestamp not newer
+/// than the last one seen) leaves the connection waiting; a SYN with a newer timestamp
+/// ends TIME-WAIT at once and opens a new incarnation through the listener, with an ISS
+/// beyond the old connection's sequence space.
+#[test]
+fn a_newer_syn_ends_time_wait() {
+    use vipe_protocols::tcp::{State, msg};
+    use vipe_protocols::wire::tcp::FIN;
+    let app = App {
+        start: vec![(msg::LISTEN, Some(SocketAddrV4::new(ME, 80)), None)],
+        got: vec![],
+        close_on_connect: true,
+    };
+    let (mut node, dev, tcp, app) = node(app);
+    let mut t = 1;
+    let mut send = |node: &mut Node, seg: &Segment| {
+        t += 1;
+        node.handle_input(Instant::from_millis(t), dev, datagram(PEER, ME, seg));
+        node.handle_timeout(Instant::from_millis(t));
+        replies(node)
+    };
+    let r = send(&mut node, &syn(80));
+    let synack = r[0];
+    let our_ts = |s: &Segment| s.options.timestamps.unwrap().0;
+    let seg = |flags: u8, seq: u32, ack: SeqNumber, ts: u32, ecr: u32| Segment {
+        src_port: 40000,
+        dst_port: 80,
+        seq: SeqNumber(seq),
+        ack,
+        flags,
+        window: 65535,
+        options: TcpOptions {
+            timestamps: Some((ts, ecr)),
+            ..TcpOptions::default()
+        },
+        ..Segment::default()
+    };
+    // Our ACK of the handshake: the application closes at once, so our FIN follows.
+    let r = send(&mut node, &seg(ACK, 78, synack.seq + 1, 6, our_ts(&synack)));
+    let fin = r
+        .iter()
+        .find(|s| s.flags & FIN != 0)
+        .copied()
+        .expect("our FIN");
+    // The peer acknowledges it and closes too: TIME-WAIT.
+    let r = send(&mut node, &seg(FIN | ACK, 78, fin.seq + 1, 7, our_ts(&fin)));
+    assert!(r.iter().all(|s| s.flags == ACK), "{r:?}");
+    let state = |node: &Node| {
+        let tcp = node.protocol(tcp).unwrap();
+        (
+            tcp.connections(),
+            tcp.connection_state(80, SocketAddrV4::new(PEER, 40000)),
+        )
+    };
+    assert_eq!(state(&node), (1, Some(State::TimeWait)));
+    // An old duplicate SYN (timestamp 6, older than the last seen, 7): no new
+    // connection.
+    let mut old = syn(80);
+    old.seq = SeqNumber(5000);
+    old.options.timestamps = Some((6, 0));
+    let r = send(&mut node, &old);
+    assert!(r.iter().all(|s| s.flags & SYN == 0), "{r:?}");
+    assert_eq!(state(&node), (1, Some(State::TimeWait)));
+    // A new SYN (timestamp 1000): a SYN-ACK of a new incarnation.
+    let mut new = old;
+    new.options.timestamps = Some((1000, 0));
+    let r = send(&mut node, &new);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].flags, SYN | ACK);
+    assert_eq!(r[0].ack, SeqNumber(5001));
+    assert!(r[0].seq > fin.seq + 1, "ISS beyond the old incarnation");
+    assert_eq!(state(&node), (1, Some(State::SynReceived)));
+    let got = &node.protocol(app).unwrap().got;
+    assert!(matches!(got.last(), Some(AppEvent::Closed(_))), "{got:?}");
 }

@@ -352,6 +352,16 @@ impl Tcp {
         self.conns.len()
     }
 
+    /// The state of the connection `local_port` ↔ `remote_ip:remote_port`, if held.
+    pub fn connection_state(&self, local_port: u16, remote: SocketAddrV4) -> Option<State> {
+        let key = ConnKey {
+            local_port,
+            remote_ip: *remote.ip(),
+            remote_port: remote.port(),
+        };
+        self.conns.get(&key).map(|c| c.sock.state())
+    }
+
     /// Half-open connections held by listeners.
     pub fn half_open(&self) -> usize {
         self.listeners
@@ -587,6 +597,18 @@ impl Tcp {
     }
 
     fn accept(&mut self, cx: &mut Cx<Self>, key: ConnKey, seg: &Segment) -> bool {
+        self.accept_after(cx, key, seg, None)
+    }
+
+    /// Accepts a SYN for a listener; with `after`, the ISS is beyond it (a new
+    /// incarnation of a connection that sent up to `after`).
+    fn accept_after(
+        &mut self,
+        cx: &mut Cx<Self>,
+        key: ConnKey,
+        seg: &Segment,
+        after: Option<SeqNumber>,
+    ) -> bool {
         let backlog = self.config.backlog.max(1);
         let Some(listener) = self.listener_for(&key) else {
             return false;
@@ -609,7 +631,12 @@ impl Tcp {
         let local = SocketAddrV4::new(self.local, key.local_port);
         let remote = SocketAddrV4::new(key.remote_ip, key.remote_port);
         let mut sock = TcpSocket::new(self.config.socket.clone());
-        let iss = self.isn.isn(cx.now(), local, remote);
+        let mut iss = self.isn.isn(cx.now(), local, remote);
+        if let Some(after) = after
+            && iss <= after
+        {
+            iss = after + (1 << 17);
+        }
         // A fresh socket in CLOSED always accepts listen.
         let _ = sock.listen(local, iss);
         sock.set_remote(remote);
@@ -688,6 +715,26 @@ impl Tcp {
             remote_ip: src,
             remote_port: seg.src_port,
         };
+        if let Some(c) = self.conns.get(&key)
+            && c.sock.time_wait_accepts_syn(&seg)
+            && self.listener_for(&key).is_some()
+        {
+            // A new incarnation ends TIME-WAIT (RFC 6191, RFC 9293 SHLD-4): the old
+            // connection is forgotten and the SYN goes to the listener, with an ISS
+            // beyond anything the old one sent (RFC 1122 4.2.2.13).
+            let old = self.conns.remove(&key).expect("just seen");
+            cx.cancel_timer(&TcpTimer::ConnTimer(key));
+            cx.count("TCP TIME-WAIT ended by a new SYN (RFC 6191)");
+            if old.told_connected {
+                self.to_app(cx, old.app, &key, msg::CLOSED, &[]);
+            }
+            if self.accept_after(cx, key, &seg, Some(old.sock.snd_nxt())) {
+                self.service(cx, key);
+            } else {
+                cx.count("TCP SYN refused: too many connections");
+            }
+            return;
+        }
         if let Some(c) = self.conns.get_mut(&key) {
             let now = cx.now();
             // Bytes pushed to the application as they arrive skip the receive buffer

@@ -1252,6 +1252,30 @@ impl TcpSocket {
         Ok(())
     }
 
+    /// Whether a new SYN (no ACK, no RST) for this connection's 4-tuple may end its
+    /// TIME-WAIT and open a new incarnation (RFC 6191, the timestamp-based reduction of
+    /// TIME-WAIT that RFC 9293 SHLD-4 recommends; RFC 1122 4.2.2.13 without
+    /// timestamps): if timestamps were in use, the SYN's must be newer than the last
+    /// one seen (or equal, with a higher sequence number), or the SYN carries none
+    /// (or we would not use them); without timestamps on either, its sequence number
+    /// must be beyond the last seen. Otherwise the SYN is an old duplicate and the
+    /// connection stays in TIME-WAIT.
+    pub fn time_wait_accepts_syn(&self, seg: &Segment) -> bool {
+        if self.state != State::TimeWait || seg.flags & (SYN | ACK | RST) != SYN {
+            return false;
+        }
+        let new_seq = seg.seq >= self.rcv_nxt;
+        let new_ts = self.config.timestamps && seg.options.timestamps.is_some();
+        match (self.ts_ok, seg.options.timestamps) {
+            (true, Some((val, _))) if new_ts => {
+                let ahead = val.wrapping_sub(self.ts_recent) as i32;
+                ahead > 0 || (ahead == 0 && new_seq)
+            }
+            (true, _) => true,
+            (false, _) => new_seq,
+        }
+    }
+
     /// Direct delivery on or off (off at first). While on, a segment whose data are next
     /// in order when nothing waits in the receive buffer (no unread bytes, no
     /// out-of-order ranges, no urgent data ahead) is not copied into the buffer: its
