@@ -153,6 +153,18 @@ impl Ipv4Config {
     }
 }
 
+/// `meta().mark` of an empty packet an upper protocol sends IPv4 as negative advice
+/// (RFC 1122 3.3.1.4): the path to `meta().dst` seems dead (TCP sends it when
+/// retransmissions reach R1, RFC 9293 MUST-20). IPv4 has the next datagram it
+/// originates for that next hop carry [`REVALIDATE_NEXT_HOP`].
+pub const NEGATIVE_ADVICE: u32 = 0x1b22_0001;
+/// `meta().mark` of a datagram whose next hop the link layer should confirm before
+/// sending (after negative advice): ARP forgets its cache entry and resolves again
+/// (RFC 1122 2.3.2.1), so a dead neighbour is noticed and a changed one relearned.
+pub const REVALIDATE_NEXT_HOP: u32 = 0x1b22_0002;
+/// Most next hops with negative advice pending.
+const MAX_DOUBTFUL: usize = 16;
+
 /// The IPv4 protocol of a node.
 #[protocol(name = "ipv4")]
 #[derive(Debug)]
@@ -169,6 +181,8 @@ pub struct Ipv4 {
     next_ident: u16,
     /// Datagrams being reassembled, tagged with the interface of their first fragment.
     reassembly: Reassembler<u8>,
+    /// Next hops with negative advice (at most [`MAX_DOUBTFUL`]).
+    doubtful: Vec<Ipv4Addr>,
 }
 
 impl Ipv4 {
@@ -218,6 +232,7 @@ impl Ipv4 {
             broadcasts,
             next_ident: 1,
             reassembly,
+            doubtful: Vec::new(),
         }
     }
 
@@ -448,7 +463,17 @@ impl Ipv4 {
             return self.deliver(cx, pkt, 0);
         }
         match self.route(dst) {
-            Some(route) => self.transmit(cx, pkt, dst, route, None),
+            Some(route) => {
+                if !self.doubtful.is_empty() {
+                    let hop = route.next_hop.unwrap_or(dst);
+                    if let Some(i) = self.doubtful.iter().position(|&d| d == hop) {
+                        self.doubtful.swap_remove(i);
+                        pkt.meta_mut().mark = REVALIDATE_NEXT_HOP;
+                        cx.count("next hops revalidated after negative advice");
+                    }
+                }
+                self.transmit(cx, pkt, dst, route, None)
+            }
             None => cx.drop_packet(pkt, "no route to destination"),
         }
     }
@@ -705,6 +730,17 @@ impl Ipv4 {
             return cx.drop_packet(pkt, "no IPv4 destination");
         };
         let dst = *dst.ip();
+        if pkt.meta().mark == NEGATIVE_ADVICE && pkt.is_empty() {
+            // RFC 1122 3.3.1.4: remember the next hop; its next datagram revalidates it.
+            if let Some(route) = self.route(dst) {
+                let hop = route.next_hop.unwrap_or(dst);
+                if !self.doubtful.contains(&hop) && self.doubtful.len() < MAX_DOUBTFUL {
+                    self.doubtful.push(hop);
+                }
+            }
+            cx.count("negative advice");
+            return;
+        }
         let Some(route) = self.route(dst).or_else(|| {
             self.is_local(dst).then_some(Route {
                 prefix: dst,

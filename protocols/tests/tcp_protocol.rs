@@ -478,3 +478,51 @@ fn a_newer_syn_ends_time_wait() {
     let got = &node.protocol(app).unwrap().got;
     assert!(matches!(got.last(), Some(AppEvent::Closed(_))), "{got:?}");
 }
+
+/// RFC 9293 MUST-20 (RFC 1122 3.3.1.4): when retransmissions reach R1, TCP gives IPv4
+/// negative advice, and IPv4 has the next datagram to that next hop ask the link layer
+/// to revalidate it (`REVALIDATE_NEXT_HOP`, which ARP acts on). Only that one datagram
+/// carries the mark, and only after R1.
+#[test]
+fn retransmissions_at_r1_give_negative_advice_to_ip() {
+    use vipe_protocols::ipv4::REVALIDATE_NEXT_HOP;
+    use vipe_protocols::tcp::msg;
+    use vipe_protocols::wire::tcp::FIN;
+    let app = App {
+        start: vec![(msg::LISTEN, Some(SocketAddrV4::new(ME, 80)), None)],
+        got: vec![],
+        close_on_connect: true,
+    };
+    let (mut node, dev, _, _) = node(app);
+    node.handle_input(Instant::from_millis(1), dev, datagram(PEER, ME, &syn(80)));
+    let synack = replies(&mut node)[0];
+    let mut ack = syn(80);
+    ack.flags = ACK;
+    ack.seq = SeqNumber(78);
+    ack.ack = synack.seq + 1;
+    ack.options = TcpOptions {
+        timestamps: Some((6, synack.options.timestamps.unwrap().0)),
+        ..TcpOptions::default()
+    };
+    node.handle_input(Instant::from_millis(2), dev, datagram(PEER, ME, &ack));
+    // The application closes at once; the peer never answers our FIN.
+    let mut fins = Vec::new();
+    for ms in (2..20_000).step_by(5) {
+        node.handle_timeout(Instant::from_millis(ms));
+        while let Some(t) = node.poll_transmit() {
+            let ip = Ipv4HeaderView::parse(t.packet.data()).unwrap();
+            let seg = Segment::parse(ME, PEER, ip.payload()).unwrap().0;
+            if seg.flags & FIN != 0 {
+                fins.push(t.packet.meta().mark == REVALIDATE_NEXT_HOP);
+            }
+        }
+    }
+    // The FIN, three retransmissions (the third reaches R1), then the marked one.
+    assert!(fins.len() >= 6, "{fins:?}");
+    assert_eq!(
+        &fins[..6],
+        [false, false, false, false, true, false],
+        "{fins:?}"
+    );
+    assert_eq!(fins.iter().filter(|&&m| m).count(), 1, "{fins:?}");
+}

@@ -492,6 +492,12 @@ impl Tcp {
                     self.to_app(cx, c.app, &key, msg::SOFT_ERROR, why.as_bytes());
                 }
                 TcpEvent::Stalled => {
+                    // RFC 9293 MUST-20: negative advice to IP at R1 (RFC 1122 3.3.1.4).
+                    let mut advice = cx.alloc();
+                    let meta = advice.meta_mut();
+                    meta.mark = crate::ipv4::NEGATIVE_ADVICE;
+                    meta.dst = Some(SocketAddr::new(IpAddr::V4(key.remote_ip), key.remote_port));
+                    cx.send(TcpPort::Ip, advice);
                     if c.told_connected {
                         self.to_app(cx, c.app, &key, msg::STALLED, &[]);
                     }
