@@ -375,53 +375,46 @@ fn check_capture(pcap: &Path) {
         "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
         m[0], m[1], m[2], m[3], m[4], m[5]
     );
-    let tshark = |filter: &str, fields: &[&str]| {
-        let mut args = vec![
-            "tshark",
-            "-r",
-            pcap.to_str().unwrap(),
-            "-o",
-            "tcp.check_checksum:TRUE",
-            "-o",
-            "ip.check_checksum:TRUE",
-            "-Y",
-            filter,
-        ];
-        if !fields.is_empty() {
-            args.extend(["-T", "fields"]);
-            for f in fields {
-                args.extend(["-e", f]);
-            }
-        }
-        sh(&args)
-    };
     // Every frame we sent, TCP or not, with an expert error or any checksum not verified
     // good; and any malformed frame, whoever sent it.
-    let bad = tshark(
-        &format!(
-            "_ws.malformed || (eth.src=={vipe_mac} && (_ws.expert.severity==error \\
-             || (ip && ip.checksum.status!=1) || (tcp && tcp.checksum.status!=1) \\
-             || (icmp && icmp.checksum.status!=1)))"
-        ),
-        &[],
+    let filter = format!(
+        "_ws.malformed || (eth.src=={vipe_mac} && (_ws.expert.severity==error \
+         || (ip && ip.checksum.status!=1) || (tcp && tcp.checksum.status!=1) \
+         || (icmp && icmp.checksum.status!=1)))"
     );
+    let bad = sh(&[
+        "tshark",
+        "-r",
+        pcap.to_str().unwrap(),
+        "-o",
+        "tcp.check_checksum:TRUE",
+        "-o",
+        "ip.check_checksum:TRUE",
+        "-Y",
+        &filter,
+    ]);
     assert!(
         bad.trim().is_empty(),
         "malformed frames, or frames VIPE sent with bad checksums:\n{bad}"
     );
-    // The filter above did look at our segments: tshark verified each one as good.
-    let ours = tshark(
-        &format!("eth.src=={vipe_mac} && tcp"),
-        &["tcp.checksum.status"],
-    );
+    // The filter above does see our segments (the MAC is right, tshark verifies them):
+    // the handshake, among the first frames, has ours verified good. (Only the first
+    // frames: another pass over a 50 MB capture costs ~15 s.)
+    let first = sh(&[
+        "tshark",
+        "-r",
+        pcap.to_str().unwrap(),
+        "-c",
+        "20",
+        "-o",
+        "tcp.check_checksum:TRUE",
+        "-Y",
+        &format!("eth.src=={vipe_mac} && tcp.checksum.status==1"),
+    ]);
     assert!(
-        ours.lines().count() > 0,
-        "no TCP segment from VIPE in {}",
+        first.lines().count() > 0,
+        "no verified TCP segment from VIPE in {}",
         pcap.display()
-    );
-    assert!(
-        ours.lines().all(|status| status == "1"),
-        "TCP segments from VIPE not verified good"
     );
 }
 
