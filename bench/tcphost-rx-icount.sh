@@ -54,6 +54,7 @@ count() {
   wait $client
   wait $server || true
   grep -q "fetched $1 bytes" "$DIR/fetch.txt" || { cat "$DIR/fetch.txt" "$DIR/valgrind.txt" >&2; exit 1; }
+  [ -z "${KEEP_CG:-}" ] || cp "$DIR/cg.out" "$KEEP_CG.$1"  # KEEP_CG=PREFIX keeps the profiles
   sed -n 's/^summary: \([0-9]*\).*/\1/p' "$DIR/cg.out"
 }
 a=$(count "$SMALL")

@@ -227,6 +227,16 @@ impl TcpApp {
         Self::command(pkt, msg::READ, conn.local, Some(conn.remote))
     }
 
+    /// A `DATA` event's connection and bytes, borrowed from the packet (no copy, unlike
+    /// [`Self::event`]); `None` for any other packet.
+    pub fn data(pkt: &Packet) -> Option<(Conn, &[u8])> {
+        let meta = pkt.meta();
+        match (meta.mark, v4(meta.dst), v4(meta.src)) {
+            (msg::DATA, Some(local), Some(remote)) => Some((Conn { local, remote }, pkt.data())),
+            _ => None,
+        }
+    }
+
     /// Decodes an event packet from TCP; `None` if it is not one.
     pub fn event(pkt: &Packet) -> Option<AppEvent> {
         let meta = pkt.meta();
