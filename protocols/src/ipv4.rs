@@ -311,17 +311,17 @@ impl Ipv4 {
             let quote_len = header.header_len();
             let mut rest = [0u8; 4];
             rest[2..].copy_from_slice(&(iface.mtu.min(0xffff) as u16).to_be_bytes());
-            if let Some(arrived_on) = arrived_on {
-                self.send_error(
-                    cx,
-                    &pkt,
-                    quote_len,
-                    DEST_UNREACHABLE,
-                    CODE_FRAG_NEEDED,
-                    rest,
-                    arrived_on,
-                );
-            }
+            // A datagram of our own (TCP's path MTU discovery sets DF) gets the error
+            // too, from the outgoing interface: TCP learns the MTU as from a router.
+            self.send_error(
+                cx,
+                &pkt,
+                quote_len,
+                DEST_UNREACHABLE,
+                CODE_FRAG_NEEDED,
+                rest,
+                arrived_on.unwrap_or(route.iface),
+            );
             return cx.drop_packet(pkt, "fragmentation needed but DF set");
         }
         let original = header.to_owned();

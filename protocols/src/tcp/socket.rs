@@ -2321,7 +2321,10 @@ impl TcpSocket {
         }
         if unsent > 0 {
             let seq = self.snd_nxt;
-            let out = self.data_segment(now, seq, 1, false);
+            let mut out = self.data_segment(now, seq, 1, false);
+            if let Some(o) = &mut out {
+                o.tos &= !0b11; // no ECT on a window probe (RFC 3168 6.1.6)
+            }
             self.snd_nxt += 1;
             self.snd_max = self.snd_max.max(self.snd_nxt);
             return out;
