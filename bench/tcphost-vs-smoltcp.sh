@@ -23,7 +23,7 @@ BYTES=1000000000  # what smoltcp's benchmark moves (its AMOUNT)
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build -q --release -p vipe-examples --no-default-features --features linux --bin tcphost
-VIPE=$CARGO_TARGET_DIR/release/tcphost
+VIPE=${VIPE_BIN:-$CARGO_TARGET_DIR/release/tcphost}  # VIPE_BIN: another build to compare
 
 # smoltcp's benchmark example from its published package.
 SMOL_DIR=${SMOL_DIR:-/tmp/vipe-smoltcp-bench-$SMOL_VERSION}

@@ -640,3 +640,62 @@ fn a_hard_icmp_error_ends_a_connection_attempt() {
         na.stats()
     );
 }
+
+/// Path MTU discovery (RFC 9293 SHLD-6) end to end: A's interface has an MTU of 1000,
+/// but B announces an MSS of 1460. A's segments carry DF, so IPv4 refuses the first
+/// full-size one with a "fragmentation needed" (MTU 1000) to A's own TCP, which lowers
+/// its send MSS to 960 and sends the data again: the transfer is exact and no datagram
+/// is fragmented.
+#[test]
+fn path_mtu_discovery_lowers_the_mss_to_a_smaller_first_hop() {
+    let mut sim = Simulator::new(5);
+    let (a, b) = (sim.add_node(), sim.add_node());
+    let link = LinkConfig::default()
+        .latency(Duration::from_millis(5))
+        .bandwidth_bps(100_000_000);
+    let l = sim.link(a, b, link).unwrap();
+    let na = sim.node_mut(a).unwrap();
+    let small = Interface {
+        mtu: 1000,
+        ..iface(A)
+    };
+    let host = stack::host(na, l.a.device, mac(1), small, None).unwrap();
+    let ta = stack::add_tcp(na, &host, A, TcpProtocolConfig::default()).unwrap();
+    let total = 200_000;
+    let sender = na.add(Sender {
+        server: SocketAddrV4::new(B, PORT),
+        total,
+        offset: 0,
+        conn: None,
+        closed: false,
+        done: false,
+        reset: false,
+        delay: Duration::ZERO,
+        last_len: 0,
+    });
+    na.connect(ta.port(TcpPort::App(1)), sender.port(SenderPort::Tcp))
+        .unwrap();
+    let nb = sim.node_mut(b).unwrap();
+    let host = stack::host(nb, l.b.device, mac(2), iface(B), None).unwrap();
+    let tb = stack::add_tcp(nb, &host, B, TcpProtocolConfig::default()).unwrap();
+    let receiver = nb.add(Receiver {
+        received: Vec::new(),
+        eof: false,
+        eof_at: Instant::ZERO,
+        closed: false,
+        connections: 0,
+    });
+    nb.connect(tb.port(TcpPort::App(1)), receiver.port(ReceiverPort::Tcp))
+        .unwrap();
+    sim.run_until(Instant::from_secs(10));
+    let r = sim.node(b).unwrap().protocol(receiver).unwrap();
+    assert_eq!(r.received.len(), total);
+    assert!(r.received.iter().enumerate().all(|(i, b)| *b == pattern(i)));
+    assert!(r.eof_at < Instant::from_secs(2), "ended at {:?}", r.eof_at);
+    let stats = sim.node(a).unwrap().stats();
+    assert!(
+        stats.counter_total("TCP ICMP errors accepted") >= 1,
+        "{stats:?}"
+    );
+    assert_eq!(stats.counter_total("fragments sent"), 0, "{stats:?}");
+}

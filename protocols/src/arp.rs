@@ -250,6 +250,14 @@ impl Arp {
         let Some(IpAddr::V4(next_hop)) = pkt.meta().next_hop else {
             return cx.drop_packet(pkt, "no IPv4 next hop");
         };
+        if pkt.meta().mark == crate::ipv4::REVALIDATE_NEXT_HOP {
+            // Negative advice from above (RFC 1122 2.3.2.1): resolve this hop afresh.
+            pkt.meta_mut().mark = 0;
+            if let Some(old) = self.cache.remove(&u32::from(next_hop)) {
+                self.order.remove(&old.learned);
+                cx.count("arp entries revalidated");
+            }
+        }
         let mac = if next_hop == Ipv4Addr::BROADCAST {
             Some(BROADCAST)
         } else if next_hop.is_multicast() {

@@ -6,8 +6,10 @@
 //!
 //! Ports: `lower(iface)` to each interface's ARP instance, `upper(protocol)` to ICMP, UDP,
 //! TCP. Upper protocols send with `meta().dst` (and optionally `meta().src`) set; packets
-//! they receive carry the addresses in `meta().src`/`dst` and the IP header length in
-//! `meta().network_header_len`.
+//! they receive carry the addresses in `meta().src`/`dst`, the IP header length in
+//! `meta().network_header_len` and the TOS octet in `meta().tos`. A datagram an upper
+//! protocol sends gets `meta().tos` as its TOS octet (Diffserv and ECN, RFC 2474 / 3168)
+//! and DF if `meta().dont_fragment` (path MTU discovery).
 
 pub mod reassembly;
 
@@ -151,6 +153,18 @@ impl Ipv4Config {
     }
 }
 
+/// `meta().mark` of an empty packet an upper protocol sends IPv4 as negative advice
+/// (RFC 1122 3.3.1.4): the path to `meta().dst` seems dead (TCP sends it when
+/// retransmissions reach R1, RFC 9293 MUST-20). IPv4 has the next datagram it
+/// originates for that next hop carry [`REVALIDATE_NEXT_HOP`].
+pub const NEGATIVE_ADVICE: u32 = 0x1b22_0001;
+/// `meta().mark` of a datagram whose next hop the link layer should confirm before
+/// sending (after negative advice): ARP forgets its cache entry and resolves again
+/// (RFC 1122 2.3.2.1), so a dead neighbour is noticed and a changed one relearned.
+pub const REVALIDATE_NEXT_HOP: u32 = 0x1b22_0002;
+/// Most next hops with negative advice pending.
+const MAX_DOUBTFUL: usize = 16;
+
 /// The IPv4 protocol of a node.
 #[protocol(name = "ipv4")]
 #[derive(Debug)]
@@ -167,6 +181,8 @@ pub struct Ipv4 {
     next_ident: u16,
     /// Datagrams being reassembled, tagged with the interface of their first fragment.
     reassembly: Reassembler<u8>,
+    /// Next hops with negative advice (at most [`MAX_DOUBTFUL`]).
+    doubtful: Vec<Ipv4Addr>,
 }
 
 impl Ipv4 {
@@ -216,6 +232,7 @@ impl Ipv4 {
             broadcasts,
             next_ident: 1,
             reassembly,
+            doubtful: Vec::new(),
         }
     }
 
@@ -294,17 +311,17 @@ impl Ipv4 {
             let quote_len = header.header_len();
             let mut rest = [0u8; 4];
             rest[2..].copy_from_slice(&(iface.mtu.min(0xffff) as u16).to_be_bytes());
-            if let Some(arrived_on) = arrived_on {
-                self.send_error(
-                    cx,
-                    &pkt,
-                    quote_len,
-                    DEST_UNREACHABLE,
-                    CODE_FRAG_NEEDED,
-                    rest,
-                    arrived_on,
-                );
-            }
+            // A datagram of our own (TCP's path MTU discovery sets DF) gets the error
+            // too, from the outgoing interface: TCP learns the MTU as from a router.
+            self.send_error(
+                cx,
+                &pkt,
+                quote_len,
+                DEST_UNREACHABLE,
+                CODE_FRAG_NEEDED,
+                rest,
+                arrived_on.unwrap_or(route.iface),
+            );
             return cx.drop_packet(pkt, "fragmentation needed but DF set");
         }
         let original = header.to_owned();
@@ -413,7 +430,8 @@ impl Ipv4 {
         self.originate(cx, pkt, from, src, PROTO_ICMP);
     }
 
-    /// Sends a payload from this node: builds the header, routes, fragments.
+    /// Sends a payload from this node: builds the header (TOS and DF as `meta()` asks),
+    /// routes, fragments.
     fn originate(
         &mut self,
         cx: &mut Cx<Self>,
@@ -425,10 +443,10 @@ impl Ipv4 {
         let header = Ipv4Header {
             version: 4,
             ihl: 5,
-            tos: 0,
+            tos: pkt.meta().tos,
             total_len: 0,
             ident: self.next_ident,
-            flags: 0,
+            flags: if pkt.meta().dont_fragment { FLAG_DF } else { 0 },
             frag_offset: 0,
             ttl: self.config.ttl,
             protocol,
@@ -445,19 +463,30 @@ impl Ipv4 {
             return self.deliver(cx, pkt, 0);
         }
         match self.route(dst) {
-            Some(route) => self.transmit(cx, pkt, dst, route, None),
+            Some(route) => {
+                if !self.doubtful.is_empty() {
+                    let hop = route.next_hop.unwrap_or(dst);
+                    if let Some(i) = self.doubtful.iter().position(|&d| d == hop) {
+                        self.doubtful.swap_remove(i);
+                        pkt.meta_mut().mark = REVALIDATE_NEXT_HOP;
+                        cx.count("next hops revalidated after negative advice");
+                    }
+                }
+                self.transmit(cx, pkt, dst, route, None)
+            }
             None => cx.drop_packet(pkt, "no route to destination"),
         }
     }
 
     /// Hands a whole datagram addressed to this node to its upper protocol.
     fn deliver(&mut self, cx: &mut Cx<Self>, mut pkt: Packet, iface: u8) {
-        let (src, dst, protocol, header_len) = match Ipv4HeaderView::parse(pkt.data()) {
+        let (src, dst, protocol, header_len, tos) = match Ipv4HeaderView::parse(pkt.data()) {
             Ok(v) => (
                 Ipv4Addr::from(v.src()),
                 Ipv4Addr::from(v.dst()),
                 v.protocol(),
                 v.header_len(),
+                v.tos(),
             ),
             Err(e) => return cx.drop_packet(pkt, e.reason()),
         };
@@ -480,6 +509,7 @@ impl Ipv4 {
         meta.src = Some(SocketAddr::new(IpAddr::V4(src), 0));
         meta.dst = Some(SocketAddr::new(IpAddr::V4(dst), 0));
         meta.network_header_len = header_len as u8;
+        meta.tos = tos;
         if pkt.pull(header_len).is_err() {
             return cx.drop_packet(pkt, "truncated header");
         }
@@ -700,6 +730,17 @@ impl Ipv4 {
             return cx.drop_packet(pkt, "no IPv4 destination");
         };
         let dst = *dst.ip();
+        if pkt.meta().mark == NEGATIVE_ADVICE && pkt.is_empty() {
+            // RFC 1122 3.3.1.4: remember the next hop; its next datagram revalidates it.
+            if let Some(route) = self.route(dst) {
+                let hop = route.next_hop.unwrap_or(dst);
+                if !self.doubtful.contains(&hop) && self.doubtful.len() < MAX_DOUBTFUL {
+                    self.doubtful.push(hop);
+                }
+            }
+            cx.count("negative advice");
+            return;
+        }
         let Some(route) = self.route(dst).or_else(|| {
             self.is_local(dst).then_some(Route {
                 prefix: dst,

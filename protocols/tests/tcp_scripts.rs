@@ -61,6 +61,7 @@ scripts!(
     delayed_ack,
     nagle_off,
     user_timeout,
+    close_unread,
 );
 
 #[test]

@@ -73,6 +73,13 @@ pub struct PacketMeta {
     /// Segmentation and checksum offload the packet carries (a large TCP/UDP segment
     /// from a TAP with offloads on); see [`crate::gso`]. Default: none, an ordinary packet.
     pub offload: crate::gso::Offload,
+    /// The IP TOS / traffic-class octet (Diffserv field and ECN bits): set by IP from
+    /// the header of a datagram it delivers up; on send, what an upper protocol asks IP
+    /// to put in the header of a datagram it originates (default 0).
+    pub tos: u8,
+    /// On send: an upper protocol asks IP to set Don't Fragment (path MTU discovery,
+    /// RFC 1191). Default: off.
+    pub dont_fragment: bool,
 }
 
 /// Pool statistics, for reports and for tests that check steady state allocates nothing.

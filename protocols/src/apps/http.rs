@@ -442,6 +442,13 @@ impl HttpClient {
 
     #[on_packet(port = "tcp")]
     fn event(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
+        if let Some((_, bytes)) = TcpApp::data(&pkt) {
+            // The body, straight from the event packet.
+            if self.outcome.is_none() {
+                self.data(cx, bytes);
+            }
+            return;
+        }
         match TcpApp::event(&pkt) {
             Some(AppEvent::Connected(conn)) => {
                 self.conn = Some(conn);
@@ -454,7 +461,6 @@ impl HttpClient {
                 pkt.put_slice(req.as_bytes());
                 cx.send(HttpClientPort::Tcp, TcpApp::send(pkt, conn));
             }
-            Some(AppEvent::Data(_, bytes)) if self.outcome.is_none() => self.data(cx, &bytes),
             Some(AppEvent::Eof(conn)) => {
                 if self.outcome.is_none() {
                     self.outcome = Some(match (self.status, self.length) {

@@ -92,6 +92,17 @@ pub struct TcpConfig {
     /// `min_rto`). One probe per tail; it does not change the congestion window.
     /// Default on.
     pub tail_loss_probe: bool,
+    /// Diffserv codepoint (RFC 2474, 6 bits) of every segment (RFC 9293 MUST-48); an
+    /// application may change it per connection (`TcpSocket::set_dscp`, the `DSCP`
+    /// command). Default 0.
+    pub dscp: u8,
+    /// Ask for ECN (RFC 3168) on connections we open. A peer's request is answered
+    /// whatever this says (as Linux's default does). Default off.
+    pub ecn: bool,
+    /// Path MTU discovery (RFC 1191, RFC 9293 SHLD-6): every segment carries DF, and an
+    /// ICMP "fragmentation needed" quoting one of our segments lowers the send MSS to
+    /// the reported next-hop MTU. Default on.
+    pub path_mtu_discovery: bool,
 }
 
 impl Default for TcpConfig {
@@ -118,6 +129,9 @@ impl Default for TcpConfig {
             keep_alive: None,
             r1_timeouts: 3,
             tail_loss_probe: true,
+            dscp: 0,
+            ecn: false,
+            path_mtu_discovery: true,
         }
     }
 }

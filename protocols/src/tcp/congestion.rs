@@ -58,6 +58,19 @@ impl NewReno {
         self.cwnd = Self::initial_window(self.smss, initial_segments);
     }
 
+    /// A smaller SMSS mid-connection (path MTU discovery): the window keeps its bytes.
+    pub fn shrink_smss(&mut self, smss: usize) {
+        self.smss = smss.max(1).min(self.smss);
+        self.cwnd = self.cwnd.max(self.smss);
+    }
+
+    /// An ECN-Echo (RFC 3168 6.1.2): halve as for a loss, cwnd = ssthresh, nothing
+    /// retransmitted.
+    pub fn on_ecn_echo(&mut self, flight: usize) {
+        self.halve(flight);
+        self.cwnd = self.ssthresh;
+    }
+
     /// Whether the connection is in slow start.
     pub fn in_slow_start(&self) -> bool {
         self.cwnd < self.ssthresh

@@ -23,16 +23,18 @@ use super::config::{KeepAlive, TcpConfig};
 use super::isn::IsnGenerator;
 use super::segment::Segment;
 use super::seq::SeqNumber;
-use super::socket::{IcmpError, State, TcpError, TcpEvent, TcpSocket};
+use super::socket::{IcmpError, Outgoing, State, TcpError, TcpEvent, TcpSocket};
 use crate::wire::tcp::{ACK, RST, SYN};
 
 /// Command and event codes carried in `meta().mark` between TCP and applications.
 pub mod msg {
     /// App → TCP: listen on `meta().src`'s port, for connections from `meta().dst` if
     /// it is set (an unspecified address or a zero port in it matches any).
+    /// `meta().src`'s address, if specified, must be this host's (else `ERROR`).
     pub const LISTEN: u32 = 0x7c90_0001;
     /// App → TCP: connect to `meta().dst` (from `meta().src`'s port, or an ephemeral one
-    /// if it is 0 or absent).
+    /// if it is 0 or absent). `meta().src`'s address, if specified, must be this host's
+    /// (else `ERROR`).
     pub const CONNECT: u32 = 0x7c90_0002;
     /// App → TCP: the packet's bytes are data for the connection.
     pub const SEND: u32 = 0x7c90_0003;
@@ -53,6 +55,9 @@ pub mod msg {
     /// the receive buffer until the application asks for them, so the window closes
     /// when it stops reading.
     pub const READ: u32 = 0x7c90_0009;
+    /// App → TCP: one byte, the Diffserv codepoint (below 64) for the connection's
+    /// segments from now on (RFC 9293 MUST-48).
+    pub const DSCP: u32 = 0x7c90_000a;
 
     /// TCP → app: the connection is established (active or accepted).
     pub const CONNECTED: u32 = 0x7c91_0001;
@@ -156,6 +161,19 @@ impl TcpApp {
         )
     }
 
+    /// Connect to `remote` from `local` (RFC 9293 OPEN with a local socket, MUST-43):
+    /// its address must be this host's or unspecified; a zero port picks an ephemeral
+    /// one.
+    pub fn connect_from(pkt: Packet, local: SocketAddrV4, remote: SocketAddrV4) -> Packet {
+        Self::command(pkt, msg::CONNECT, local, Some(remote))
+    }
+
+    /// Listen on `local`'s port; its address must be this host's or unspecified
+    /// (MUST-43).
+    pub fn listen_on(pkt: Packet, local: SocketAddrV4) -> Packet {
+        Self::command(pkt, msg::LISTEN, local, None)
+    }
+
     /// Connect to `remote` from an ephemeral port.
     pub fn connect(pkt: Packet, remote: SocketAddrV4) -> Packet {
         Self::command(
@@ -181,6 +199,12 @@ impl TcpApp {
         Self::command(pkt, msg::ABORT, conn.local, Some(conn.remote))
     }
 
+    /// Set the Diffserv codepoint (6 bits) of `conn`'s segments (RFC 9293 MUST-48).
+    pub fn dscp(mut pkt: Packet, conn: Conn, dscp: u8) -> Packet {
+        pkt.put_slice(&[dscp]);
+        Self::command(pkt, msg::DSCP, conn.local, Some(conn.remote))
+    }
+
     /// Urgent data for `conn`: `pkt` holds the bytes.
     pub fn send_urgent(pkt: Packet, conn: Conn) -> Packet {
         Self::command(pkt, msg::SEND_URGENT, conn.local, Some(conn.remote))
@@ -201,6 +225,16 @@ impl TcpApp {
     pub fn read(mut pkt: Packet, conn: Conn, bytes: u32) -> Packet {
         pkt.put_slice(&bytes.to_be_bytes());
         Self::command(pkt, msg::READ, conn.local, Some(conn.remote))
+    }
+
+    /// A `DATA` event's connection and bytes, borrowed from the packet (no copy, unlike
+    /// [`Self::event`]); `None` for any other packet.
+    pub fn data(pkt: &Packet) -> Option<(Conn, &[u8])> {
+        let meta = pkt.meta();
+        match (meta.mark, v4(meta.dst), v4(meta.src)) {
+            (msg::DATA, Some(local), Some(remote)) => Some((Conn { local, remote }, pkt.data())),
+            _ => None,
+        }
     }
 
     /// Decodes an event packet from TCP; `None` if it is not one.
@@ -328,6 +362,16 @@ impl Tcp {
         self.conns.len()
     }
 
+    /// The state of the connection `local_port` ↔ `remote_ip:remote_port`, if held.
+    pub fn connection_state(&self, local_port: u16, remote: SocketAddrV4) -> Option<State> {
+        let key = ConnKey {
+            local_port,
+            remote_ip: *remote.ip(),
+            remote_port: remote.port(),
+        };
+        self.conns.get(&key).map(|c| c.sock.state())
+    }
+
     /// Half-open connections held by listeners.
     pub fn half_open(&self) -> usize {
         self.listeners
@@ -385,7 +429,27 @@ impl Tcp {
         }
     }
 
-    fn transmit(&self, cx: &mut Cx<Self>, remote: Ipv4Addr, seg: &Segment, payload: &[u8]) {
+    /// Sends a segment of a connection, with the TOS octet and DF it asks for.
+    fn transmit_out(&self, cx: &mut Cx<Self>, remote: Ipv4Addr, out: &Outgoing) {
+        self.transmit(
+            cx,
+            remote,
+            &out.segment,
+            &out.payload,
+            out.tos,
+            out.dont_fragment,
+        );
+    }
+
+    fn transmit(
+        &self,
+        cx: &mut Cx<Self>,
+        remote: Ipv4Addr,
+        seg: &Segment,
+        payload: &[u8],
+        tos: u8,
+        dont_fragment: bool,
+    ) {
         let mut pkt = cx.alloc();
         pkt.put_slice(payload);
         let hlen = seg.header_len();
@@ -394,6 +458,8 @@ impl Tcp {
         let meta = pkt.meta_mut();
         meta.src = Some(SocketAddr::new(IpAddr::V4(self.local), seg.src_port));
         meta.dst = Some(SocketAddr::new(IpAddr::V4(remote), seg.dst_port));
+        meta.tos = tos;
+        meta.dont_fragment = dont_fragment;
         cx.send(TcpPort::Ip, pkt);
     }
 
@@ -405,7 +471,7 @@ impl Tcp {
             return;
         };
         while let Some(out) = c.sock.poll_transmit(now) {
-            self.transmit(cx, key.remote_ip, &out.segment, &out.payload);
+            self.transmit_out(cx, key.remote_ip, &out);
         }
         let mut closed = false;
         while let Some(ev) = c.sock.poll_event() {
@@ -436,6 +502,12 @@ impl Tcp {
                     self.to_app(cx, c.app, &key, msg::SOFT_ERROR, why.as_bytes());
                 }
                 TcpEvent::Stalled => {
+                    // RFC 9293 MUST-20: negative advice to IP at R1 (RFC 1122 3.3.1.4).
+                    let mut advice = cx.alloc();
+                    let meta = advice.meta_mut();
+                    meta.mark = crate::ipv4::NEGATIVE_ADVICE;
+                    meta.dst = Some(SocketAddr::new(IpAddr::V4(key.remote_ip), key.remote_port));
+                    cx.send(TcpPort::Ip, advice);
                     if c.told_connected {
                         self.to_app(cx, c.app, &key, msg::STALLED, &[]);
                     }
@@ -474,7 +546,7 @@ impl Tcp {
             }
             // Reading may have opened the window: send the update.
             while let Some(out) = c.sock.poll_transmit(now) {
-                self.transmit(cx, key.remote_ip, &out.segment, &out.payload);
+                self.transmit_out(cx, key.remote_ip, &out);
             }
         }
         if closed || c.sock.state() == State::Closed {
@@ -512,7 +584,7 @@ impl Tcp {
 
     fn reply_rst(&self, cx: &mut Cx<Self>, src: Ipv4Addr, seg: &Segment, payload_len: usize) {
         if let Some(rst) = TcpSocket::rst_for(seg, payload_len) {
-            self.transmit(cx, src, &rst, &[]);
+            self.transmit(cx, src, &rst, &[], 0, false);
         }
     }
 
@@ -541,6 +613,18 @@ impl Tcp {
     }
 
     fn accept(&mut self, cx: &mut Cx<Self>, key: ConnKey, seg: &Segment) -> bool {
+        self.accept_after(cx, key, seg, None)
+    }
+
+    /// Accepts a SYN for a listener; with `after`, the ISS is beyond it (a new
+    /// incarnation of a connection that sent up to `after`).
+    fn accept_after(
+        &mut self,
+        cx: &mut Cx<Self>,
+        key: ConnKey,
+        seg: &Segment,
+        after: Option<SeqNumber>,
+    ) -> bool {
         let backlog = self.config.backlog.max(1);
         let Some(listener) = self.listener_for(&key) else {
             return false;
@@ -563,7 +647,12 @@ impl Tcp {
         let local = SocketAddrV4::new(self.local, key.local_port);
         let remote = SocketAddrV4::new(key.remote_ip, key.remote_port);
         let mut sock = TcpSocket::new(self.config.socket.clone());
-        let iss = self.isn.isn(cx.now(), local, remote);
+        let mut iss = self.isn.isn(cx.now(), local, remote);
+        if let Some(after) = after
+            && iss <= after
+        {
+            iss = after + (1 << 17);
+        }
         // A fresh socket in CLOSED always accepts listen.
         let _ = sock.listen(local, iss);
         sock.set_remote(remote);
@@ -642,9 +731,37 @@ impl Tcp {
             remote_ip: src,
             remote_port: seg.src_port,
         };
+        if let Some(c) = self.conns.get(&key)
+            && c.sock.time_wait_accepts_syn(&seg)
+            && self.listener_for(&key).is_some()
+        {
+            // A new incarnation ends TIME-WAIT (RFC 6191, RFC 9293 SHLD-4): the old
+            // connection is forgotten and the SYN goes to the listener, with an ISS
+            // beyond anything the old one sent (RFC 1122 4.2.2.13).
+            let old = self.conns.remove(&key).expect("just seen");
+            cx.cancel_timer(&TcpTimer::ConnTimer(key));
+            cx.count("TCP TIME-WAIT ended by a new SYN (RFC 6191)");
+            if old.told_connected {
+                self.to_app(cx, old.app, &key, msg::CLOSED, &[]);
+            }
+            if self.accept_after(cx, key, &seg, Some(old.sock.snd_nxt())) {
+                self.service(cx, key);
+            } else {
+                cx.count("TCP SYN refused: too many connections");
+            }
+            return;
+        }
         if let Some(c) = self.conns.get_mut(&key) {
             let now = cx.now();
-            let result = c.sock.on_segment(now, &seg, payload);
+            // Bytes pushed to the application as they arrive skip the receive buffer
+            // when nothing waits in it: this packet itself becomes the DATA event.
+            c.sock
+                .set_direct_delivery(c.told_connected && c.credit.is_none());
+            let result = c
+                .sock
+                .on_segment_with_tos(now, &seg, payload, pkt.meta().tos);
+            let direct = c.sock.take_direct();
+            let app = c.app;
             // RFC 9293 MUST-58/59: segments that arrived together are all processed
             // before answering. The connection is serviced (ACK, data to send, events
             // to the application) by a timer due now, which fires once the node has
@@ -652,6 +769,19 @@ impl Tcp {
             if c.armed != Some(now) {
                 cx.start_timer_at(TcpTimer::ConnTimer(key), now);
                 c.armed = Some(now);
+            }
+            if let Some(range) = direct {
+                // Header and any bytes before RCV.NXT off, bytes past the window cut.
+                let mut pkt = pkt;
+                if pkt.pull(hlen + range.start).is_err() {
+                    return cx.drop_packet(pkt, "TCP payload shorter than delivered");
+                }
+                pkt.truncate(range.len());
+                *pkt.meta_mut() = PacketMeta::default();
+                if let Err(reason) = result {
+                    cx.count(reason.reason());
+                }
+                return self.event_to_app(cx, app, &key, msg::DATA, pkt);
             }
             if let Err(reason) = result {
                 cx.drop_packet(pkt, reason.reason());
@@ -710,7 +840,15 @@ impl Tcp {
         let Some(c) = self.conns.get_mut(&key) else {
             return cx.drop_packet(pkt, "ICMP error for no connection");
         };
-        match c.sock.on_icmp_error(kind, seq) {
+        // Fragmentation needed with the next-hop MTU (RFC 1191): path MTU discovery.
+        let result = match (icmp_type, code, d.get(6..8)) {
+            (3, 4, Some(mtu)) if c.sock.config().path_mtu_discovery => {
+                c.sock
+                    .on_packet_too_big(cx.now(), seq, u16::from_be_bytes([mtu[0], mtu[1]]))
+            }
+            _ => c.sock.on_icmp_error(kind, seq),
+        };
+        match result {
             Ok(()) => {
                 cx.count("TCP ICMP errors accepted");
                 self.service(cx, key);
@@ -732,6 +870,17 @@ impl Tcp {
                 remote_port: dst?.port(),
             })
         };
+        if matches!(meta.mark, msg::LISTEN | msg::CONNECT)
+            && src.is_some_and(|s| !s.ip().is_unspecified() && *s.ip() != self.local)
+        {
+            // RFC 9293 MUST-43: OPEN may name the local address; it must be this host's.
+            return Self::app_error(
+                cx,
+                app,
+                "listen/connect: the local address in meta().src is not this host's; \
+                 leave it unspecified (0.0.0.0) or name the host's address",
+            );
+        }
         match meta.mark {
             msg::LISTEN => {
                 let port = src.map_or(0, |s| s.port());
@@ -829,7 +978,13 @@ impl Tcp {
                 );
                 self.service(cx, key);
             }
-            msg::SEND | msg::SEND_URGENT | msg::CLOSE | msg::ABORT | msg::KEEPALIVE | msg::READ => {
+            msg::SEND
+            | msg::SEND_URGENT
+            | msg::CLOSE
+            | msg::ABORT
+            | msg::KEEPALIVE
+            | msg::READ
+            | msg::DSCP => {
                 let Some(key) = key_of(src, dst) else {
                     return cx.drop_packet(pkt, "TCP command without endpoints");
                 };
@@ -874,6 +1029,17 @@ impl Tcp {
                         };
                         c.sock.set_keep_alive(cx.now(), keep_alive);
                     }
+                    msg::DSCP => match pkt.data() {
+                        &[dscp] if dscp < 64 => c.sock.set_dscp(dscp),
+                        _ => {
+                            let app = c.app;
+                            return Self::app_error(
+                                cx,
+                                app,
+                                "dscp: give one byte, a Diffserv codepoint below 64",
+                            );
+                        }
+                    },
                     msg::READ => {
                         let Some(&bytes) = pkt.data().first_chunk::<4>() else {
                             let app = c.app;

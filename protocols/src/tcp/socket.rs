@@ -13,6 +13,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt;
 use core::net::{Ipv4Addr, SocketAddrV4};
+use core::ops::Range;
 
 use vipe_rt::{Duration, Instant};
 
@@ -25,7 +26,7 @@ use super::sack::{DUP_THRESH, Scoreboard};
 use super::segment::Segment;
 use super::send_buffer::SendBuffer;
 use super::seq::SeqNumber;
-use crate::wire::tcp::{ACK, FIN, PSH, RST, SYN, URG};
+use crate::wire::tcp::{ACK, CWR, ECE, FIN, PSH, RST, SYN, URG};
 
 /// MSS assumed when the peer sends none (RFC 9293 MUST-15).
 pub const DEFAULT_MSS: usize = 536;
@@ -267,6 +268,11 @@ pub struct Outgoing {
     pub segment: Segment,
     /// The payload.
     pub payload: Vec<u8>,
+    /// The IP TOS octet to send it with: our Diffserv codepoint, and ECT(0) on new
+    /// data of an ECN-capable connection (RFC 3168).
+    pub tos: u8,
+    /// Send with Don't Fragment (path MTU discovery).
+    pub dont_fragment: bool,
 }
 
 impl fmt::Debug for Outgoing {
@@ -304,6 +310,10 @@ pub struct TcpStats {
     pub tail_probes: u64,
     /// ICMP errors accepted for this connection.
     pub icmp_errors: u64,
+    /// Congestion window reductions for an ECN-Echo (RFC 3168).
+    pub ecn_reductions: u64,
+    /// Send MSS reductions for a "fragmentation needed" (path MTU discovery).
+    pub pmtu_reductions: u64,
 }
 
 /// Loss recovery in progress.
@@ -356,6 +366,11 @@ pub struct TcpSocket {
     rcv_shift: u8,
     recv_buf: RecvBuffer,
     fin_received: bool,
+    /// In-order bytes bypass the receive buffer when it is empty (see
+    /// [`TcpSocket::set_direct_delivery`]).
+    direct: bool,
+    /// The part of the last segment's payload delivered directly.
+    direct_taken: Option<Range<usize>>,
     ooo_fin: Option<SeqNumber>,
 
     // Negotiated.
@@ -418,6 +433,20 @@ pub struct TcpSocket {
     tlp_pending: bool,
     /// SND.MAX when the last probe went out: no second probe for the same tail.
     tlp_high: Option<SeqNumber>,
+
+    // Diffserv and ECN (RFC 3168).
+    dscp: u8,
+    ecn_ok: bool,
+    /// We saw CE: ECE on our ACKs until the peer's CWR.
+    ece_pending: bool,
+    /// We reduced for an ECE: CWR on the next new data.
+    cwr_pending: bool,
+    /// No second reduction for ECEs until this is acknowledged (once per window).
+    ecn_high: SeqNumber,
+    /// The segment being processed arrived with CE.
+    rx_ce: bool,
+    /// The segment being built carries new data (ECT).
+    ect_next: bool,
 }
 
 impl fmt::Debug for TcpSocket {
@@ -434,11 +463,17 @@ impl fmt::Debug for TcpSocket {
     }
 }
 
+/// ECT(0) in the ECN field of the IP TOS octet (RFC 3168).
+const ECT0: u8 = 0b10;
+/// CE in the ECN field.
+const ECN_CE: u8 = 0b11;
+
 const UNSPECIFIED: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
 
 impl TcpSocket {
     /// A socket in CLOSED with `config`.
     pub fn new(config: TcpConfig) -> Self {
+        let dscp = config.dscp & 0x3f;
         let rto = RtoEstimator::new(config.initial_rto, config.min_rto, config.max_rto);
         let send_mss = DEFAULT_MSS;
         TcpSocket {
@@ -469,6 +504,8 @@ impl TcpSocket {
             rcv_adv: SeqNumber(0),
             rcv_shift: 0,
             fin_received: false,
+            direct: false,
+            direct_taken: None,
             ooo_fin: None,
             send_mss,
             ws_ok: false,
@@ -509,6 +546,13 @@ impl TcpSocket {
             tlp_at: None,
             tlp_pending: false,
             tlp_high: None,
+            dscp,
+            ecn_ok: false,
+            ece_pending: false,
+            cwr_pending: false,
+            ecn_high: SeqNumber(0),
+            rx_ce: false,
+            ect_next: false,
         }
     }
 
@@ -733,7 +777,19 @@ impl TcpSocket {
     /// Closes the send side (RFC 9293 CLOSE): queued data is sent, then a FIN. The
     /// receive side stays open until the peer's FIN. Closing a listening or
     /// connecting socket ends it at once.
+    ///
+    /// Closing with received bytes the application has not read resets the connection
+    /// instead (RFC 9293 SHLD-3, as Linux does): the peer learns that data were lost
+    /// rather than seeing an orderly close.
     pub fn close(&mut self) {
+        if !self.recv_buf.is_empty()
+            && matches!(
+                self.state,
+                State::SynReceived | State::Established | State::CloseWait
+            )
+        {
+            return self.abort();
+        }
         match self.state {
             State::Closed | State::Listen | State::SynSent => self.set_closed(),
             State::SynReceived => self.fin_queued = true,
@@ -999,6 +1055,7 @@ impl TcpSocket {
     ) -> Result<(), DropReason> {
         let (heard, was_synchronized) =
             (self.stats.segments_received, self.state.is_synchronized());
+        self.direct_taken = None;
         let result = self.on_segment_inner(now, seg, payload);
         if self.stats.segments_received != heard
             || (!was_synchronized && self.state.is_synchronized())
@@ -1111,6 +1168,130 @@ impl TcpSocket {
         Ok(n)
     }
 
+    /// [`Self::on_segment`] for a segment that arrived in a datagram with IP TOS octet
+    /// `tos`: a CE mark (RFC 3168) on an ECN-capable connection makes our ACKs carry
+    /// ECE until the peer answers with CWR.
+    pub fn on_segment_with_tos(
+        &mut self,
+        now: Instant,
+        seg: &Segment,
+        payload: &[u8],
+        tos: u8,
+    ) -> Result<(), DropReason> {
+        self.rx_ce = tos & 0b11 == ECN_CE;
+        let result = self.on_segment(now, seg, payload);
+        self.rx_ce = false;
+        result
+    }
+
+    /// The ECN bits of an acceptable segment (RFC 3168 6.1.2 – 6.1.4).
+    fn on_ecn_bits(&mut self, seg: &Segment) {
+        if seg.has(CWR) {
+            self.ece_pending = false;
+        }
+        if self.rx_ce {
+            self.ece_pending = true;
+        }
+        if seg.has(ECE) && seg.has(ACK) && self.recovery == Recovery::None {
+            // Respond as to a loss, without retransmitting, once per window.
+            if seg.ack > self.ecn_high || self.stats.ecn_reductions == 0 {
+                self.cc.on_ecn_echo(self.flight());
+                self.ecn_high = self.snd_max;
+                self.cwr_pending = true;
+                self.stats.ecn_reductions += 1;
+            }
+        }
+    }
+
+    /// Whether ECN (RFC 3168) was negotiated.
+    pub fn ecn_enabled(&self) -> bool {
+        self.ecn_ok
+    }
+
+    /// Changes the Diffserv codepoint (6 bits) of the segments sent from now on
+    /// (RFC 9293 MUST-48).
+    pub fn set_dscp(&mut self, dscp: u8) {
+        self.dscp = dscp & 0x3f;
+    }
+
+    /// An ICMP "fragmentation needed" (type 3 code 4) quoting our segment `quoted_seq`
+    /// reports a next-hop MTU of `mtu` (RFC 1191): with path MTU discovery on, the send
+    /// MSS drops to fit (never below 48 bytes of payload) and what is in flight is sent
+    /// again in smaller segments (the big one was dropped). The congestion window is
+    /// not reduced: this is not congestion.
+    pub fn on_packet_too_big(
+        &mut self,
+        now: Instant,
+        quoted_seq: SeqNumber,
+        mtu: u16,
+    ) -> Result<(), DropReason> {
+        if !self.config.path_mtu_discovery
+            || !self.state.is_synchronized()
+            || !quoted_seq.within(self.snd_una, self.snd_max)
+        {
+            return Err(DropReason::IcmpOutOfWindow);
+        }
+        self.stats.icmp_errors += 1;
+        if mtu < 68 {
+            // No usable next-hop MTU (RFC 1191 5: an old router); IPv4's minimum is 68.
+            return Ok(());
+        }
+        let mss = usize::from(mtu).saturating_sub(40).max(48);
+        if mss >= self.send_mss {
+            return Ok(());
+        }
+        self.send_mss = mss;
+        self.cc.shrink_smss(self.smss());
+        self.stats.pmtu_reductions += 1;
+        // Send the flight again from SND.UNA, in the new size.
+        self.snd_nxt = self.snd_una;
+        self.high_rxt = self.snd_una;
+        self.scoreboard.clear();
+        self.rtt_timed = None;
+        self.ts_karn_floor = Some(self.ts_now(now));
+        Ok(())
+    }
+
+    /// Whether a new SYN (no ACK, no RST) for this connection's 4-tuple may end its
+    /// TIME-WAIT and open a new incarnation (RFC 6191, the timestamp-based reduction of
+    /// TIME-WAIT that RFC 9293 SHLD-4 recommends; RFC 1122 4.2.2.13 without
+    /// timestamps): if timestamps were in use, the SYN's must be newer than the last
+    /// one seen (or equal, with a higher sequence number), or the SYN carries none
+    /// (or we would not use them); without timestamps on either, its sequence number
+    /// must be beyond the last seen. Otherwise the SYN is an old duplicate and the
+    /// connection stays in TIME-WAIT.
+    pub fn time_wait_accepts_syn(&self, seg: &Segment) -> bool {
+        if self.state != State::TimeWait || seg.flags & (SYN | ACK | RST) != SYN {
+            return false;
+        }
+        let new_seq = seg.seq >= self.rcv_nxt;
+        let new_ts = self.config.timestamps && seg.options.timestamps.is_some();
+        match (self.ts_ok, seg.options.timestamps) {
+            (true, Some((val, _))) if new_ts => {
+                let ahead = val.wrapping_sub(self.ts_recent) as i32;
+                ahead > 0 || (ahead == 0 && new_seq)
+            }
+            (true, _) => true,
+            (false, _) => new_seq,
+        }
+    }
+
+    /// Direct delivery on or off (off at first). While on, a segment whose data are next
+    /// in order when nothing waits in the receive buffer (no unread bytes, no
+    /// out-of-order ranges, no urgent data ahead) is not copied into the buffer: its
+    /// bytes count as read at once, and [`Self::take_direct`] says which part of the
+    /// segment's payload they are, for the caller to hand to the application in place.
+    /// For callers that push every received byte to the application at once.
+    pub fn set_direct_delivery(&mut self, on: bool) {
+        self.direct = on;
+    }
+
+    /// The range of the last [`Self::on_segment`]'s payload that was delivered directly
+    /// (see [`Self::set_direct_delivery`]); the caller must pass these bytes on.
+    pub fn take_direct(&mut self) -> Option<Range<usize>> {
+        self.direct_taken.take()
+    }
+
     /// Urgent bytes the peer sent that the application has not read yet: the urgent
     /// data end this many bytes after the next byte [`Self::recv`] returns (0: none).
     pub fn urgent_pending(&self) -> usize {
@@ -1190,6 +1371,7 @@ impl TcpSocket {
         self.rcv_adv = self.rcv_nxt;
         self.last_ack_sent = self.rcv_nxt;
         self.negotiate(&seg.options, true);
+        self.ecn_ok = seg.flags & (ECE | CWR) == ECE | CWR;
         // The SYN's window is never scaled (RFC 7323 2.2).
         self.update_window(seg.seq, seg.ack, usize::from(seg.window));
         self.state = State::SynReceived;
@@ -1244,6 +1426,7 @@ impl TcpSocket {
             } else if let Some((_, at)) = self.rtt_timed.take() {
                 self.rto.sample(now - at);
             }
+            self.ecn_ok = self.config.ecn && seg.flags & (ECE | CWR) == ECE;
             self.snd_una = seg.ack;
             self.syn_acked = true;
             self.snd_nxt = self.snd_nxt.max(seg.ack);
@@ -1435,6 +1618,9 @@ impl TcpSocket {
         {
             self.ts_recent = val;
             self.ts_recent_at = now;
+        }
+        if self.ecn_ok {
+            self.on_ecn_bits(seg);
         }
         self.process_ack(now, seg, payload.len());
         if self.state == State::Closed {
@@ -1704,9 +1890,25 @@ impl TcpSocket {
         }
         let offset = seq.since(self.rcv_nxt);
         let had_gaps = !self.recv_buf.out_of_order().is_empty();
-        let Some(in_order) = self.recv_buf.write_at(offset, data) else {
-            self.ack_now = true;
-            return Err(DropReason::ReassemblyFull);
+        let in_order = if self.direct
+            && offset == 0
+            && !had_gaps
+            && self.recv_buf.is_empty()
+            && !seg.has(URG)
+            && self.rcv_up.is_none_or(|up| up <= self.rcv_nxt)
+        {
+            // Nothing waits before these bytes: they go to the application as they are
+            // (the caller delivers this part of the payload), not through the buffer.
+            let n = data.len().min(self.recv_buf.window());
+            let skip = payload.len() - data.len();
+            self.direct_taken = Some(skip..skip + n);
+            n
+        } else {
+            let Some(in_order) = self.recv_buf.write_at(offset, data) else {
+                self.ack_now = true;
+                return Err(DropReason::ReassemblyFull);
+            };
+            in_order
         };
         if offset > 0 {
             // Out of order: remember for SACK and answer with a duplicate ACK at once.
@@ -2031,7 +2233,13 @@ impl TcpSocket {
             };
             (SYN | ACK, self.syn_options(now, Some(&peer)))
         };
-        let mut seg = self.base_segment(flags, self.iss);
+        let ecn = match self.state {
+            // RFC 3168 6.1.1: an ECN-setup SYN carries ECE and CWR, the SYN-ACK ECE.
+            State::SynSent if self.config.ecn => ECE | CWR,
+            State::SynReceived if self.ecn_ok => ECE,
+            _ => 0,
+        };
+        let mut seg = self.base_segment(flags | ecn, self.iss);
         seg.options = options;
         seg.window = self.window_field(true);
         if self.snd_max == self.iss {
@@ -2113,7 +2321,10 @@ impl TcpSocket {
         }
         if unsent > 0 {
             let seq = self.snd_nxt;
-            let out = self.data_segment(now, seq, 1, false);
+            let mut out = self.data_segment(now, seq, 1, false);
+            if let Some(o) = &mut out {
+                o.tos &= !0b11; // no ECT on a window probe (RFC 3168 6.1.6)
+            }
             self.snd_nxt += 1;
             self.snd_max = self.snd_max.max(self.snd_nxt);
             return out;
@@ -2241,6 +2452,13 @@ impl TcpSocket {
             if self.fin_seq() == Some(seq + n) && self.snd_max > seq + n {
                 seg.flags |= FIN;
             }
+        } else {
+            // RFC 3168 6.1.5: ECT only on new data, never on retransmissions; CWR on
+            // the first new data after a reduction.
+            self.ect_next = true;
+            if core::mem::take(&mut self.cwr_pending) {
+                seg.flags |= CWR;
+            }
         }
         Some(self.finish(now, seg, payload))
     }
@@ -2287,10 +2505,16 @@ impl TcpSocket {
         if !payload.is_empty() || is_syn || seg.has(FIN) {
             self.last_send = now;
         }
+        if self.ecn_ok && self.ece_pending && seg.has(ACK) && !is_rst && !is_syn {
+            seg.flags |= ECE;
+        }
+        let ect = self.ecn_ok && core::mem::take(&mut self.ect_next) && !payload.is_empty();
         self.stats.segments_sent += 1;
         Outgoing {
             segment: seg,
             payload,
+            tos: self.dscp << 2 | if ect { ECT0 } else { 0 },
+            dont_fragment: self.config.path_mtu_discovery,
         }
     }
 }

@@ -18,6 +18,10 @@ pub const PSH: u8 = 0x08;
 pub const ACK: u8 = 0x10;
 /// Urgent pointer field significant.
 pub const URG: u8 = 0x20;
+/// ECN-Echo (RFC 3168): on a SYN, ECN is wanted; on an ACK, congestion was experienced.
+pub const ECE: u8 = 0x40;
+/// Congestion Window Reduced (RFC 3168): the sender answered an ECN-Echo.
+pub const CWR: u8 = 0x80;
 
 /// A TCP header with its options.
 #[derive(Header, Clone, Copy, Debug, PartialEq, Eq)]
