@@ -52,8 +52,8 @@ echo "|---|---|---|---|---|---|---|"
 for size in $SIZES; do
   v=() h=() vc=() hc=()
   for _ in $(seq "$REPEAT"); do
-    read -r rate cpu < <(run vipe "$size"); v+=("$rate"); vc+=("$cpu")
-    read -r rate cpu < <(run hand "$size"); h+=("$rate"); hc+=("$cpu")
+    out=$(run vipe "$size"); v+=("${out% *}"); vc+=("${out#* }")
+    out=$(run hand "$size"); h+=("${out% *}"); hc+=("${out#* }")
   done
   vm=$(median "${v[@]}") hm=$(median "${h[@]}") vcm=$(median "${vc[@]}") hcm=$(median "${hc[@]}")
   echo "| $size B | $vm | $hm | **$(awk -v a="$vm" -v b="$hm" 'BEGIN { printf "%.3f", a / b }')** | $vcm | $hcm | **$(awk -v a="$hcm" -v b="$vcm" 'BEGIN { printf "%.3f", a / b }')** |"
