@@ -2,6 +2,7 @@
 # Instructions per event, generated dispatch vs direct call, counted by callgrind so the
 # ratio is stable whatever else the machine does. Per-event cost is the difference
 # between runs of N2 and N1 events divided by N2 - N1 (start-up cost cancels out).
+# `dispatch`: packets to the first declared port; `last-dispatch`: to the last one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "needs valgrind: apt-get install valgrind" >&2; exit 1; }
@@ -22,7 +23,7 @@ per_event() { # mode
   echo "scale=3; ($b - $a) / ($N2 - $N1)" | bc
 }
 printf '%-16s %12s\n' mode instr/event
-for pair in "dispatch direct" "timer-dispatch timer-direct"; do
+for pair in "dispatch direct" "last-dispatch last-direct" "timer-dispatch timer-direct"; do
   set -- $pair
   gen=$(per_event "$1"); dir=$(per_event "$2")
   printf '%-16s %12s\n' "$1" "$gen" "$2" "$dir"

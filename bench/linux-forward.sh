@@ -9,7 +9,9 @@
 # for IPv4 packets of 64, 512 and 1500 bytes sent by `udp-blast` in namespace A to a
 # socket in namespace B that never reads (B's kernel drops them after counting).
 # The forwarder runs on CPU 1, the load generator on CPU 0. The rate is what reached
-# B's interface (rx_packets) over the load's duration; median of REPEAT runs.
+# B's interface (rx_packets) over the load's duration; median of REPEAT runs. Beside it,
+# the forwarder's CPU time (user + system, from /proc/PID/stat) per forwarded packet over
+# the load, which moves far less than the rate with what else the machine runs.
 #
 # Needs root (namespaces, TAP). Usage: bench/linux-forward.sh
 # Environment: SIZES ("64 512 1500"), RUN_SECONDS (5), REPEAT (3).
@@ -60,6 +62,9 @@ endpoint() {
 
 counter() { ip netns exec "$1" cat "/sys/class/net/$2/statistics/$3"; }
 
+TICK_NS=$((1000000000 / $(getconf CLK_TCK)))
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 # Runs the load once; prints packets/s that reached B's interface $1.
 measure() {
   ip netns exec $B python3 -c 'import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET,socket.SO_RCVBUF,4096); s.bind(("10.78.2.1",9)); time.sleep(600)' &
@@ -89,9 +94,14 @@ run_tap() {
   for _ in $(seq 50); do ip link show vfb0 >/dev/null 2>&1 && break; sleep 0.1; done
   endpoint $A vfa0 $MAC_A 10.78.1.1/24 10.78.1.2 $GW_A
   endpoint $B vfb0 $MAC_B 10.78.2.1/24 10.78.2.2 $GW_B
-  measure vfb0
+  local t0 t1 rate
+  t0=$(cpu_ticks $fwd)
+  rate=$(measure vfb0)
+  t1=$(cpu_ticks $fwd)
   kill -TERM $fwd 2>/dev/null || true
   wait $fwd 2>/dev/null || true
+  # packets/s, then CPU ns per forwarded packet
+  echo "$rate $(awk -v t=$((t1 - t0)) -v ns=$TICK_NS -v n=$((rate * RUN_SECONDS)) 'BEGIN { if (n > 0) printf "%.0f", t * ns / n; else print 0 }')"
 }
 
 run_kernel() {
@@ -110,17 +120,19 @@ run_kernel() {
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-echo "| IPv4 packet | VIPE router (pkt/s) | hand-written (pkt/s) | VIPE / hand | kernel veth (pkt/s) |"
-echo "|---|---|---|---|---|"
+echo "| IPv4 packet | VIPE router (pkt/s) | hand-written (pkt/s) | VIPE / hand | kernel veth (pkt/s) | CPU ns/packet VIPE | hand | hand / VIPE |"
+echo "|---|---|---|---|---|---|---|---|"
 for size in $SIZES; do
-  v=() h=() k=()
+  v=() h=() k=() vc=() hc=()
   for _ in $(seq "$REPEAT"); do
-    v+=("$(run_tap vipe)")
-    h+=("$(run_tap hand)")
+    out=$(run_tap vipe); v+=("${out% *}"); vc+=("${out#* }")
+    out=$(run_tap hand); h+=("${out% *}"); hc+=("${out#* }")
     k+=("$(run_kernel)")
   done
   vm=$(median "${v[@]}") hm=$(median "${h[@]}") km=$(median "${k[@]}")
+  vcm=$(median "${vc[@]}") hcm=$(median "${hc[@]}")
   ratio=$(awk -v a="$vm" -v b="$hm" 'BEGIN { printf "%.3f", a / b }')
-  echo "| $size B | $vm | $hm | **$ratio** | $km |"
-  echo "  runs: vipe ${v[*]} / hand ${h[*]} / kernel ${k[*]}" >&2
+  cratio=$(awk -v a="$hcm" -v b="$vcm" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')
+  echo "| $size B | $vm | $hm | **$ratio** | $km | $vcm | $hcm | **$cratio** |"
+  echo "  runs: vipe ${v[*]} / hand ${h[*]} / kernel ${k[*]}; CPU ns/packet vipe ${vc[*]} / hand ${hc[*]}" >&2
 done

@@ -256,10 +256,15 @@ impl Ipv4 {
         &self.reassembly
     }
 
+    // `iter().any` rather than `contains`: the slice `contains` of `u32` is vectorised
+    // (16 at a time, with setup and a scalar tail), costly for the few addresses a node has.
+    #[allow(clippy::manual_contains)]
     #[inline]
     fn is_local(&self, dst: Ipv4Addr) -> bool {
         let dst = u32::from(dst);
-        dst == u32::MAX || self.addrs.contains(&dst) || self.broadcasts.contains(&dst)
+        dst == u32::MAX
+            || self.addrs.iter().any(|&a| a == dst)
+            || self.broadcasts.iter().any(|&b| b == dst)
     }
 
     #[allow(clippy::manual_contains)] // as in `is_local`

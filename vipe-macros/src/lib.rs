@@ -24,7 +24,9 @@ mod util;
 /// extra arguments), the dispatch `match` and a static descriptor table.
 /// Ports are inferred from the handlers, or declared in full with
 /// `#[protocol(ports(lower, upper(u16), report))]` (which also allows send-only ports and
-/// catches misspelt port names).
+/// catches misspelt port names). With four ports or more the first one (declared or, when
+/// inferred, of the first handler) is dispatched with one comparison and the others behind
+/// it as the rarer path: put the busiest port first.
 #[proc_macro_attribute]
 pub fn protocol(attr: TokenStream, item: TokenStream) -> TokenStream {
     protocol::expand(attr.into(), item.into()).into()

@@ -16,6 +16,12 @@ fn dispatch(c: &mut Criterion) {
     let mut h = Harness::new(Subject::default());
     group.bench_function("generated dispatch", |b| b.iter(|| via_dispatch(&mut h, 1)));
     group.bench_function("direct call", |b| b.iter(|| via_direct_call(&mut h, 1)));
+    group.bench_function("generated dispatch, last port", |b| {
+        b.iter(|| last_port_via_dispatch(&mut h, 1))
+    });
+    group.bench_function("direct call, last port", |b| {
+        b.iter(|| last_port_via_direct_call(&mut h, 1))
+    });
 
     let mut node = Node::new(NodeId(0));
     let s = node.add(Subject::default());

@@ -1,6 +1,6 @@
 //! Instruction-count probe for the dispatch benchmark: runs N events one way, so that
 //! `valgrind --tool=callgrind` totals for two values of N give instructions per event.
-//! Usage: `dispatch_icount <dispatch|direct|timer-dispatch|timer-direct> <N>`;
+//! Usage: `dispatch_icount <dispatch|direct|last-dispatch|last-direct|timer-dispatch|timer-direct> <N>`;
 //! driven by `bench/dispatch-icount.sh`.
 #![allow(missing_docs)]
 
@@ -21,11 +21,13 @@ fn main() {
     match mode.as_str() {
         "dispatch" => via_dispatch(&mut h, n),
         "direct" => via_direct_call(&mut h, n),
+        "last-dispatch" => last_port_via_dispatch(&mut h, n),
+        "last-direct" => last_port_via_direct_call(&mut h, n),
         "timer-dispatch" => timers_via_dispatch(&mut h, n),
         "timer-direct" => timers_via_direct_call(&mut h, n),
         other => {
             eprintln!(
-                "unknown mode {other:?}: use dispatch, direct, timer-dispatch or timer-direct"
+                "unknown mode {other:?}: use dispatch, direct, last-dispatch, last-direct, timer-dispatch or timer-direct"
             );
             std::process::exit(2);
         }

@@ -206,6 +206,12 @@ pub mod __private {
         t
     }
 
+    /// Marks the path that calls it as rarely taken (a `#[cold]` call the optimiser
+    /// keeps: `core::hint::cold_path` is newer than the workspace's minimum Rust).
+    #[cold]
+    #[inline(never)]
+    pub extern "C" fn cold_path() {}
+
     /// Reads a bit field: `bytes` as one big-endian number, shifted and masked.
     #[inline]
     pub fn read_bits(bytes: &[u8], shift: u32, mask: u128) -> u128 {

@@ -516,6 +516,53 @@ fn view_type(model: &Model) -> TokenStream {
             }
         }
     });
+    let fast = fast_lengths(model, &starts);
+    let truncated_any = err(
+        model,
+        "",
+        quote!(Truncated { needed: #len, available: packet.len() }),
+    );
+    let (lengths, fast_fn, slow_fn) = match fast {
+        Some(body) => (
+            quote! {
+                let (header_len, total_len) = match Self::fast_lengths(&packet) {
+                    ::core::option::Option::Some(lengths) => lengths,
+                    ::core::option::Option::None => {
+                        return ::core::result::Result::Err(#view::<&[u8]>::parse_error(&packet));
+                    }
+                };
+            },
+            quote! {
+                /// The checks of `parse` on the fixed part read as one array, folded
+                /// together where they can be (adjacent bit fields with expected values
+                /// and ranges become one range check); `None` if any fails, and then
+                /// `checked_lengths` says which.
+                #[inline(always)]
+                fn fast_lengths(packet: &[u8]) -> ::core::option::Option<(usize, usize)> {
+                    #body
+                }
+            },
+            quote! {
+                /// Why `parse` refused `packet`: the first of its checks that fails.
+                /// (`fast_lengths` and `checked_lengths` accept the same packets; if
+                /// they ever disagreed, the packet is still refused, as truncated.)
+                #[inline]
+                fn parse_error(packet: &'__a [u8]) -> #krate::HeaderError {
+                    match Self::checked_lengths(packet) {
+                        ::core::result::Result::Err(e) => e,
+                        ::core::result::Result::Ok(_) => #truncated_any,
+                    }
+                }
+            },
+        ),
+        None => (
+            quote! {
+                let (header_len, total_len) = #view::<&[u8]>::checked_lengths(&packet)?;
+            },
+            quote!(),
+            quote!(),
+        ),
+    };
     let doc = format!(
         "A parsed [`{ident}`] over a byte slice (`&[u8]` to read, `&mut [u8]` to write in place). \
          Lengths were checked once by `parse`, so no accessor can panic."
@@ -536,26 +583,21 @@ fn view_type(model: &Model) -> TokenStream {
             /// expected values and ranges, length fields against the header and the buffer.
             #[inline]
             pub fn parse(packet: B) -> ::core::result::Result<Self, #krate::HeaderError> {
+                #lengths
                 let available = packet.len();
                 let (header, rest) = match #zc::Ref::<B, #layout>::from_prefix(packet) {
                     ::core::result::Result::Ok(split) => split,
                     ::core::result::Result::Err(_) => return ::core::result::Result::Err(#truncated),
                 };
-                let mut view = #view { header, rest, options_len: 0, payload_len: 0 };
-                view.check_fields()?;
-                #header_len_calc
-                #total_len_calc
-                #entries_check
-                view.options_len = header_len - #len;
-                view.payload_len = total_len - header_len;
-                ::core::result::Result::Ok(view)
+                ::core::result::Result::Ok(#view {
+                    header,
+                    rest,
+                    options_len: header_len - #len,
+                    payload_len: total_len - header_len,
+                })
             }
 
-            #[inline]
-            fn check_fields(&self) -> ::core::result::Result<(), #krate::HeaderError> {
-                #(#checks)*
-                ::core::result::Result::Ok(())
-            }
+            #fast_fn
 
             #(#getters)*
 
@@ -596,6 +638,36 @@ fn view_type(model: &Model) -> TokenStream {
             /// The owned representation.
             pub fn to_owned(&self) -> #ident {
                 #ident { #(#owned_fields,)* }
+            }
+        }
+
+        impl<'__a> #view<&'__a [u8]> {
+            #slow_fn
+
+            /// Every check of `parse` in order, each failure with its own error: the
+            /// lengths of the header and of header and payload, or the first check failing.
+            /// (What `parse` decides, check by check; public for tests that compare the
+            /// two, not part of the API.)
+            #[doc(hidden)]
+            #[inline]
+            pub fn checked_lengths(packet: &'__a [u8]) -> ::core::result::Result<(usize, usize), #krate::HeaderError> {
+                let available = packet.len();
+                let (header, rest) = match #zc::Ref::<&[u8], #layout>::from_prefix(packet) {
+                    ::core::result::Result::Ok(split) => split,
+                    ::core::result::Result::Err(_) => return ::core::result::Result::Err(#truncated),
+                };
+                let view = #view { header, rest, options_len: 0, payload_len: 0 };
+                view.check_fields()?;
+                #header_len_calc
+                #total_len_calc
+                #entries_check
+                ::core::result::Result::Ok((header_len, total_len))
+            }
+
+            #[inline]
+            fn check_fields(&self) -> ::core::result::Result<(), #krate::HeaderError> {
+                #(#checks)*
+                ::core::result::Result::Ok(())
             }
         }
 
@@ -854,4 +926,190 @@ fn owned_impl(model: &Model) -> TokenStream {
             #next
         }
     }
+}
+
+/// A field's value read from `fixed` (the fixed part as `&[u8; LEN]`), as `u64`.
+fn fixed_read(model: &Model, starts: &[usize], field: &Field) -> TokenStream {
+    let (_, unit_len, unit_start) = unit_of(model, starts, field);
+    let unit = unit_value(unit_start, unit_len);
+    if field.is_aligned_int() {
+        return unit;
+    }
+    let rel = field.bit_start - unit_start * 8;
+    let shift = (unit_len * 8 - rel - field.bits) as u32;
+    let mask: u64 = if field.bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << field.bits) - 1
+    };
+    quote!(((#unit >> #shift) & #mask))
+}
+
+/// The big-endian value of `len` bytes at `start` of `fixed`, as `u64`.
+fn unit_value(start: usize, len: usize) -> TokenStream {
+    let bytes = (start..start + len.min(8)).map(|i| quote!(fixed[#i]));
+    match len {
+        1 => return quote!((fixed[#start] as u64)),
+        2 => return quote!((u16::from_be_bytes([#(#bytes,)*]) as u64)),
+        4 => return quote!((u32::from_be_bytes([#(#bytes,)*]) as u64)),
+        _ => {}
+    }
+    let pad = 8 - len.min(8);
+    let zeros = (0..pad).map(|_| quote!(0u8));
+    let bytes = (start..start + len.min(8)).map(|i| quote!(fixed[#i]));
+    quote!(u64::from_be_bytes([#(#zeros,)* #(#bytes,)*]))
+}
+
+/// A range check `lo <= x <= hi` on an expression of `full` bits as one comparison.
+fn range_check(x: TokenStream, lo: u64, hi: u64, full: u64) -> Option<TokenStream> {
+    match (lo == 0, hi >= full) {
+        (true, true) => None,
+        (true, false) => Some(quote!(if #x > #hi { return ::core::option::Option::None; })),
+        (false, true) => Some(quote!(if #x < #lo { return ::core::option::Option::None; })),
+        (false, false) => {
+            let span = hi - lo;
+            Some(quote!(if (#x).wrapping_sub(#lo) > #span { return ::core::option::Option::None; }))
+        }
+    }
+}
+
+/// The body of `fast_lengths`: the same checks as `checked_lengths`, without the error
+/// values, on the fixed part read as an array. `None` for headers with entries (their
+/// parse takes `checked_lengths` directly).
+fn fast_lengths(model: &Model, starts: &[usize]) -> Option<TokenStream> {
+    if model.entries.is_some() {
+        return None;
+    }
+    let krate = &model.krate;
+    let len = model.len;
+    let mut checks = Vec::new();
+    // Per unit, its constrained fields from the top bit down; a run of adjacent fields
+    // whose upper members have one expected value folds into one range check.
+    for (index, &start) in starts.iter().enumerate() {
+        let unit_len = match model.units[index].kind {
+            UnitKind::Int { bytes } => bytes,
+            UnitKind::Bytes { len } => len,
+        };
+        if unit_len > 8 {
+            continue;
+        }
+        let unit_bits = unit_len * 8;
+        // (shift, width, lo, hi) of each constrained field in the unit, top first.
+        let mut ranges: Vec<(usize, usize, u64, u64)> = Vec::new();
+        for field in &model.fields {
+            if !matches!(field.kind, FieldKind::Int { .. }) {
+                continue;
+            }
+            if field.bit_start < start * 8 || field.bit_start + field.bits > (start + unit_len) * 8
+            {
+                continue;
+            }
+            let full = if field.bits >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << field.bits) - 1
+            };
+            let (mut lo, mut hi) = (
+                field.min.unwrap_or(0),
+                field.max.unwrap_or(u64::MAX).min(full),
+            );
+            if let Some(e) = field.expect {
+                lo = lo.max(e);
+                hi = hi.min(e);
+            }
+            if lo == 0 && hi >= full {
+                continue;
+            }
+            let shift = unit_bits - (field.bit_start - start * 8) - field.bits;
+            ranges.push((shift, field.bits, lo, hi));
+        }
+        let mut merged: Vec<(usize, usize, u64, u64)> = Vec::new();
+        for r in ranges {
+            match merged.last_mut() {
+                Some(m) if m.2 == m.3 && m.0 == r.0 + r.1 && m.1 + r.1 < 64 => {
+                    m.2 = (m.2 << r.1) | r.2;
+                    m.3 = (m.3 << r.1) | r.3;
+                    m.0 = r.0;
+                    m.1 += r.1;
+                }
+                _ => merged.push(r),
+            }
+        }
+        let unit = unit_value(start, unit_len);
+        for (shift, width, lo, hi) in merged {
+            let full = if width >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << width) - 1
+            };
+            let shift = shift as u32;
+            let x = if shift == 0 && width == unit_bits {
+                unit.clone()
+            } else {
+                quote!(((#unit >> #shift) & #full))
+            };
+            if lo > hi {
+                checks.push(quote!(return ::core::option::Option::None;));
+            } else if let Some(check) = range_check(x, lo, hi, full) {
+                checks.push(check);
+            }
+        }
+    }
+    let header_len = match &model.header_len {
+        Some((index, expr)) => {
+            let read = fixed_read(model, starts, &model.fields[*index]);
+            let options_check = model.options.map(|_| {
+                quote! {
+                    if header_len - #len > #krate::header::MAX_OPTIONS {
+                        return ::core::option::Option::None;
+                    }
+                }
+            });
+            // With a total length, `header_len <= total_len <= available` is checked
+            // below; without one, against the buffer here.
+            let against_buffer = model.total_len.is_none().then(|| {
+                quote! {
+                    if header_len > packet.len() {
+                        return ::core::option::Option::None;
+                    }
+                }
+            });
+            quote! {
+                let header_len: usize = {
+                    #[allow(unused_variables)]
+                    let value = #read as usize;
+                    #expr
+                };
+                if header_len < #len {
+                    return ::core::option::Option::None;
+                }
+                #against_buffer
+                #options_check
+            }
+        }
+        None => quote!(let header_len: usize = #len;),
+    };
+    let total_len = match &model.total_len {
+        Some((index, expr)) => {
+            let read = fixed_read(model, starts, &model.fields[*index]);
+            quote! {
+                let total_len: usize = {
+                    #[allow(unused_variables)]
+                    let value = #read as usize;
+                    #expr
+                };
+                if total_len > packet.len() || total_len < header_len {
+                    return ::core::option::Option::None;
+                }
+            }
+        }
+        None => quote!(let total_len: usize = packet.len();),
+    };
+    Some(quote! {
+        let fixed: &[u8; #len] = packet.first_chunk()?;
+        #(#checks)*
+        #header_len
+        #total_len
+        ::core::option::Option::Some((header_len, total_len))
+    })
 }

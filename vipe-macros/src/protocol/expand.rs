@@ -400,21 +400,40 @@ fn protocol_impl(model: &Model) -> TokenStream {
     let start_body = start.iter().map(|h| quote!(self.#h(cx);));
     let stop_body = stop.iter().map(|h| quote!(self.#h(cx);));
 
-    let packet_arms = ports.iter().map(|p| {
-        let variant = &p.variant;
-        match (&p.handler, &p.key) {
-            (Some(h), Some(_)) => quote!(#port_enum::#variant(key) => self.#h(cx, pkt, key)),
-            (Some(h), None) => quote!(#port_enum::#variant => self.#h(cx, pkt)),
-            (None, Some(_)) => {
-                quote!(#port_enum::#variant(_) => cx.drop_packet(pkt, "no handler for port"))
+    let packet_arms: Vec<_> = ports
+        .iter()
+        .map(|p| {
+            let variant = &p.variant;
+            match (&p.handler, &p.key) {
+                (Some(h), Some(_)) => quote!(#port_enum::#variant(key) => self.#h(cx, pkt, key)),
+                (Some(h), None) => quote!(#port_enum::#variant => self.#h(cx, pkt)),
+                (None, Some(_)) => {
+                    quote!(#port_enum::#variant(_) => cx.drop_packet(pkt, "no handler for port"))
+                }
+                (None, None) => {
+                    quote!(#port_enum::#variant => cx.drop_packet(pkt, "no handler for port"))
+                }
             }
-            (None, None) => {
-                quote!(#port_enum::#variant => cx.drop_packet(pkt, "no handler for port"))
-            }
-        }
-    });
+        })
+        .collect();
+    // With four ports or more, where the optimiser would make the `match` a jump table
+    // (a load, an add and an indirect jump for every packet), the first declared port is
+    // tested on its own, ahead of a `match` on the others marked as the rare path: one
+    // comparison for the first port, a call of an empty cold function more for the
+    // others. Fewer ports are compared in turn anyway.
     let packet_body = if ports.is_empty() {
         quote!(let _ = (cx, pkt); match port {})
+    } else if ports.len() >= 4 {
+        let first = &packet_arms[0];
+        quote! {
+            match port {
+                #first,
+                port => {
+                    #krate::__private::cold_path();
+                    match port { #(#packet_arms,)* }
+                }
+            }
+        }
     } else {
         quote!(match port { #(#packet_arms,)* })
     };

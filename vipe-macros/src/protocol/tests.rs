@@ -95,3 +95,22 @@ fn all_errors_are_reported_together() {
     .to_string();
     assert_eq!(out.matches("compile_error").count(), 3, "{out}");
 }
+
+#[test]
+fn four_ports_test_the_first_apart() {
+    insta::assert_snapshot!(expand_item(
+        quote!(ports(lower, upper(u16), control, monitor)),
+        quote! {
+            impl Subject {
+                #[on_packet(port = "lower")]
+                fn lower(&mut self, cx: &mut Cx<Self>, pkt: Packet) {}
+
+                #[on_packet(port = "upper")]
+                fn upper(&mut self, cx: &mut Cx<Self>, pkt: Packet, key: u16) {}
+
+                #[on_packet(port = "control")]
+                fn control(&mut self, cx: &mut Cx<Self>, pkt: Packet) {}
+            }
+        }
+    ));
+}

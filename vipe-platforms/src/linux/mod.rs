@@ -21,6 +21,8 @@ mod udp;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use mio::unix::SourceFd;
@@ -44,6 +46,14 @@ const TIMER_TOKEN: Token = Token(usize::MAX - 1);
 /// costs a system call per batch and finds nothing new most of the time under load);
 /// every this many turns the loop asks epoll for the other devices, the timer and signals.
 const BUSY_TURNS_WITHOUT_POLL: u32 = 4;
+
+/// How long a node whose only device is a UDP socket sleeps in `recvmmsg` at most before
+/// it looks at its time limit again (the socket's receive timeout).
+const DEVICE_WAIT: StdDuration = StdDuration::from_secs(1);
+
+/// Kept between the end of a wait in `recvmmsg` and the node's next deadline: the
+/// receive timeout counts in scheduler ticks, the timerfd (used for the rest) does not.
+const DEVICE_WAIT_MARGIN: StdDuration = StdDuration::from_millis(10);
 
 /// Headroom left in front of a received frame, for headers pushed when it is forwarded.
 const RX_HEADROOM: usize = 64;
@@ -83,6 +93,9 @@ impl std::fmt::Debug for CaptureSlot {
 pub struct LoopStats {
     /// Times the loop woke up.
     pub wakeups: u64,
+    /// Of those, waits in the `recvmmsg` of a node's only device, a UDP socket, instead
+    /// of `epoll_wait` (see [`LinuxPlatform::run`]).
+    pub device_waits: u64,
     /// Read batches (one `read` per TAP frame, one `recvmmsg` per UDP batch).
     pub read_batches: u64,
     /// Frames or datagrams read from devices.
@@ -138,6 +151,36 @@ pub struct LinuxPlatform {
     started: bool,
     /// Turns in a row that skipped `epoll_wait` because a device still had data.
     busy_turns: u32,
+    /// Set by SIGINT and SIGTERM, for turns that do not ask epoll (waits in `recvmmsg`).
+    stop_requested: StopFlag,
+    /// The node's only device is a UDP socket taken out of epoll: the loop sleeps in its
+    /// `recvmmsg`, as a hand-written echo does (see [`LinuxPlatform::run`]).
+    waiting_in_device: bool,
+}
+
+/// A flag the signal handlers set; unregistered on drop.
+struct StopFlag {
+    flag: Arc<AtomicBool>,
+    ids: Vec<signal_hook::SigId>,
+}
+
+impl StopFlag {
+    fn new() -> io::Result<Self> {
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut ids = Vec::new();
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            ids.push(signal_hook::flag::register(signal, Arc::clone(&flag))?);
+        }
+        Ok(StopFlag { flag, ids })
+    }
+}
+
+impl Drop for StopFlag {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
 }
 
 impl LinuxPlatform {
@@ -167,6 +210,8 @@ impl LinuxPlatform {
             tx: Vec::with_capacity(BATCH),
             started: false,
             busy_turns: 0,
+            stop_requested: StopFlag::new()?,
+            waiting_in_device: false,
         })
     }
 
@@ -256,6 +301,13 @@ impl LinuxPlatform {
     }
 
     /// Runs until SIGINT/SIGTERM, `limit` (if any) or `done(node)` holds after an event.
+    ///
+    /// A node whose only device is a UDP socket sleeps in that socket's `recvmmsg`
+    /// rather than in `epoll_wait`, with the socket out of epoll (an epoll entry on the
+    /// socket's wait queue costs a wake-up attempt for every datagram sent and received):
+    /// while its next deadline and the time limit are more than a second (the socket's
+    /// receive timeout) away. Closer to them the socket goes back into epoll beside the
+    /// timerfd, whose deadlines are exact to the nanosecond.
     pub fn run(
         &mut self,
         limit: Option<StdDuration>,
@@ -283,12 +335,30 @@ impl LinuxPlatform {
                 timeout = Some(left);
             }
             let busy = self.ports.iter().any(|p| p.readable && p.failed.is_none());
+            let mut wait_in_device = false;
             if busy && self.busy_turns < BUSY_TURNS_WITHOUT_POLL {
                 // A device still has data: read on without asking epoll (edge-triggered:
                 // readiness of the others waits, it is not lost) for a few turns.
                 self.busy_turns += 1;
                 events.clear();
+            } else if let Some(index) = self.lone_udp_device(timeout) {
+                self.busy_turns = 0;
+                events.clear();
+                if self.stop_requested.flag.swap(false, Ordering::Relaxed) {
+                    // The self-pipe has the signal too: drain it for later epoll turns.
+                    let _ = self.signals.pending().count();
+                    tracing::info!(stats = ?self.stats, "signal received; stopping");
+                    self.node.stop(self.now());
+                    self.flush();
+                    return Ok(StopReason::Signal);
+                }
+                self.wait_in_device(index)?;
+                self.ports[index].readable = true;
+                wait_in_device = true;
+                self.stats.wakeups += 1;
+                self.stats.device_waits += 1;
             } else {
+                self.leave_device_wait()?;
                 self.busy_turns = 0;
                 if busy {
                     // Look for other events, but do not sleep.
@@ -309,6 +379,7 @@ impl LinuxPlatform {
                     }
                     SIGNAL_TOKEN => {
                         if self.signals.pending().next().is_some() {
+                            self.stop_requested.flag.store(false, Ordering::Relaxed);
                             tracing::info!(stats = ?self.stats, "signal received; stopping");
                             self.node.stop(self.now());
                             self.flush();
@@ -325,7 +396,7 @@ impl LinuxPlatform {
             // One batch per readable device per turn: round-robin between devices.
             for index in 0..self.ports.len() {
                 if self.ports[index].readable {
-                    self.read_batch(index);
+                    self.read_batch(index, wait_in_device);
                 }
             }
             let now = self.now();
@@ -339,6 +410,62 @@ impl LinuxPlatform {
                 )));
             }
         }
+    }
+
+    /// The index of the node's only device if it is a working UDP socket and both the
+    /// node's next deadline and the time limit (`left`) are far enough for a wait in its
+    /// `recvmmsg`.
+    fn lone_udp_device(&mut self, left: Option<StdDuration>) -> Option<usize> {
+        let [port] = &self.ports[..] else {
+            return None;
+        };
+        if port.failed.is_some() || !matches!(port.backend, Backend::Udp(_)) {
+            return None;
+        }
+        let far = DEVICE_WAIT + DEVICE_WAIT_MARGIN;
+        if left.is_some_and(|left| left < far) {
+            return None;
+        }
+        if let Some(deadline) = self.node.next_deadline() {
+            let until = deadline.saturating_duration_since(self.now()).as_nanos();
+            if StdDuration::from_nanos(until) < far {
+                return None;
+            }
+        }
+        Some(0)
+    }
+
+    /// Takes UDP device `index` out of epoll (once) and readies it for waits in `recvmmsg`.
+    fn wait_in_device(&mut self, index: usize) -> io::Result<()> {
+        if self.waiting_in_device {
+            return Ok(());
+        }
+        if let Backend::Udp(udp) = &mut self.ports[index].backend {
+            udp.prepare_wait(DEVICE_WAIT)?;
+            self.poll.registry().deregister(udp.source())?;
+            self.waiting_in_device = true;
+        }
+        Ok(())
+    }
+
+    /// Puts the UDP device back into epoll after waits in its `recvmmsg` (a deadline or
+    /// the time limit is near); epoll reports it at once if data is waiting.
+    fn leave_device_wait(&mut self) -> io::Result<()> {
+        if !self.waiting_in_device {
+            return Ok(());
+        }
+        self.waiting_in_device = false;
+        for (index, port) in self.ports.iter_mut().enumerate() {
+            if let Backend::Udp(udp) = &mut port.backend
+                && port.failed.is_none()
+            {
+                self.poll
+                    .registry()
+                    .register(udp.source(), Token(index), Interest::READABLE)?;
+                port.readable = true;
+            }
+        }
+        Ok(())
     }
 
     /// Arms the timerfd for the node's next deadline (nanosecond resolution; epoll's own
@@ -357,8 +484,9 @@ impl LinuxPlatform {
     }
 
     /// Reads one batch from a device into the node and sends what it answered. Clears the
-    /// device's `readable` flag once it has nothing more (epoll is edge-triggered).
-    fn read_batch(&mut self, index: usize) {
+    /// device's `readable` flag once it has nothing more (epoll is edge-triggered). With
+    /// `wait`, a UDP device's read sleeps until a datagram arrives or its receive timeout.
+    fn read_batch(&mut self, index: usize, wait: bool) {
         let port = &mut self.ports[index];
         if port.failed.is_some() {
             port.readable = false;
@@ -369,13 +497,16 @@ impl LinuxPlatform {
             Backend::Tap(tap) => read_tap_batch(tap, &pool, &mut self.rx, &mut self.stats),
             Backend::Udp(udp) => {
                 let rx = &mut self.rx;
-                udp.recv_batch(|data, from| {
+                udp.recv_batch(wait, |data, from| {
                     let mut pkt = pool.alloc_with_headroom(RX_HEADROOM);
                     pkt.put_slice(data);
                     pkt.meta_mut().src = from;
                     rx.push(pkt);
                 })
-                .map(|n| n == BATCH)
+                // Read on until the socket says "nothing more" (EAGAIN), even after a
+                // short batch: under load the next datagrams arrive while this batch is
+                // handled, and another `recvmmsg` is cheaper than an `epoll_wait` first.
+                .map(|_| true)
             }
         };
         self.stats.read_batches += 1;

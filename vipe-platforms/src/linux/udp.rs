@@ -15,9 +15,15 @@ pub const BATCH: usize = 32;
 /// The largest UDP payload (IPv4: 65 535 − 20 − 8; IPv6 without jumbograms is smaller).
 const MAX_DATAGRAM: usize = 65_507;
 
-/// A non-blocking UDP socket with preallocated batch buffers.
+/// A UDP socket with preallocated batch buffers. Every call passes `MSG_DONTWAIT`
+/// except a receive that is asked to wait ([`UdpDevice::recv_batch`] with `wait`).
 pub(crate) struct UdpDevice {
     socket: mio::net::UdpSocket,
+    /// The same socket (a second descriptor), for its blocking mode and receive timeout.
+    control: UdpSocket,
+    /// Whether the socket was made blocking with a receive timeout (for waits in
+    /// `recvmmsg` itself); done once, the first time the loop waits there.
+    blocking: bool,
     recv_headers: MultiHeaders<SockaddrStorage>,
     send_headers: MultiHeaders<SockaddrStorage>,
     /// One receive buffer per batch slot, each large enough for any datagram, so none is
@@ -36,8 +42,11 @@ impl std::fmt::Debug for UdpDevice {
 impl UdpDevice {
     pub(crate) fn new(socket: UdpSocket) -> io::Result<Self> {
         socket.set_nonblocking(true)?;
+        let control = socket.try_clone()?;
         Ok(UdpDevice {
             socket: mio::net::UdpSocket::from_std(socket),
+            control,
+            blocking: false,
             recv_headers: MultiHeaders::preallocate(BATCH, None),
             send_headers: MultiHeaders::preallocate(BATCH, None),
             buffers: (0..BATCH)
@@ -54,12 +63,33 @@ impl UdpDevice {
         self.socket.as_raw_fd()
     }
 
+    /// Makes the socket blocking with receive timeout `timeout` (once), so that
+    /// [`recv_batch`](Self::recv_batch) can wait in `recvmmsg`; every other call keeps
+    /// passing `MSG_DONTWAIT`. With a timeout set, a signal interrupts the wait (`EINTR`)
+    /// whatever `SA_RESTART` says.
+    pub(crate) fn prepare_wait(&mut self, timeout: std::time::Duration) -> io::Result<()> {
+        if !self.blocking {
+            self.control.set_read_timeout(Some(timeout))?;
+            self.control.set_nonblocking(false)?;
+            self.blocking = true;
+        }
+        Ok(())
+    }
+
     /// Receives up to [`BATCH`] datagrams in one call and hands each to `deliver` with its
-    /// sender. Returns how many arrived (`WouldBlock` when none was waiting).
+    /// sender. Returns how many arrived (`WouldBlock` when none was waiting). With `wait`
+    /// (after [`prepare_wait`](Self::prepare_wait)) it sleeps until the first datagram
+    /// or the receive timeout (`WouldBlock`), like a blocking `recvmmsg` echo does.
     pub(crate) fn recv_batch(
         &mut self,
+        wait: bool,
         mut deliver: impl FnMut(&[u8], Option<SocketAddr>),
     ) -> io::Result<usize> {
+        let flags = if wait && self.blocking {
+            MsgFlags::MSG_WAITFORONE
+        } else {
+            MsgFlags::MSG_DONTWAIT
+        };
         let fd = self.socket.as_raw_fd();
         let mut received = [(0usize, None::<SocketAddr>); BATCH];
         let count = {
@@ -69,14 +99,8 @@ impl UdpDevice {
                     slots.next().expect("one buffer per batch slot"),
                 )]
             });
-            let results = recvmmsg(
-                fd,
-                &mut self.recv_headers,
-                iovs.iter_mut(),
-                MsgFlags::MSG_DONTWAIT,
-                None,
-            )
-            .map_err(io::Error::from)?;
+            let results = recvmmsg(fd, &mut self.recv_headers, iovs.iter_mut(), flags, None)
+                .map_err(io::Error::from)?;
             let mut count = 0;
             for (slot, msg) in received.iter_mut().zip(results) {
                 *slot = (msg.bytes, msg.address.and_then(|a| to_std(&a)));

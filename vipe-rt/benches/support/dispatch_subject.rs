@@ -68,6 +68,26 @@ pub fn via_direct_call(h: &mut Harness<Subject>, n: u64) {
     }
 }
 
+/// `n` packets through the generated dispatch to the last declared port.
+#[inline(never)]
+pub fn last_port_via_dispatch(h: &mut Harness<Subject>, n: u64) {
+    for _ in 0..n {
+        let pkt = h.with_cx(|_, cx| cx.alloc());
+        let port = black_box(SubjectPort::Monitor);
+        h.deliver(port, pkt);
+    }
+}
+
+/// `n` packets handed to the last declared port's handler by a direct method call.
+#[inline(never)]
+pub fn last_port_via_direct_call(h: &mut Harness<Subject>, n: u64) {
+    for _ in 0..n {
+        let pkt = h.with_cx(|_, cx| cx.alloc());
+        let _port = black_box(SubjectPort::Monitor);
+        h.with_cx(|s, cx| s.monitor(cx, pkt));
+    }
+}
+
 /// `n` timer events through the generated dispatch.
 #[inline(never)]
 pub fn timers_via_dispatch(h: &mut Harness<Subject>, n: u64) {
