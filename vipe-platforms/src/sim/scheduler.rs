@@ -117,7 +117,8 @@ const LEVEL_MASK: u64 = LEVEL_SIZE as u64 - 1;
 /// Largest allocation (in entries) an emptied bucket keeps for reuse.
 const KEEP_BUCKET_CAPACITY: usize = 256;
 /// Larger allocations given up by buckets are kept for buckets that outgrow theirs, in
-/// classes by powers of two: at most this many per class.
+/// classes by powers of two: at most this many per class, and room for at most half as
+/// many entries as are pending in all (so memory still follows the load down).
 const SPARES_PER_CLASS: usize = 32;
 /// Level-1 insertions are staged and scattered into their buckets this many at a time.
 const STAGE: usize = 32;
@@ -153,6 +154,8 @@ pub struct WheelQueue<T> {
     staged: Vec<Entry<T>>,
     /// Large bucket allocations not in use, by ⌊log2(capacity)⌋ (see `grow`).
     spares: Vec<Vec<Vec<Entry<T>>>>,
+    /// Entries the spares have room for.
+    spare_entries: usize,
     seq: u64,
     len: usize,
 }
@@ -179,6 +182,7 @@ impl<T: Copy> WheelQueue<T> {
             far: BinaryHeap::new(),
             staged: Vec::with_capacity(STAGE),
             spares: (0..usize::BITS).map(|_| Vec::new()).collect(),
+            spare_entries: 0,
             seq: 0,
             len: 0,
         }
@@ -198,14 +202,19 @@ impl<T: Copy> WheelQueue<T> {
         self.l1[i].push(e);
     }
 
-    /// Doubles bucket `i`'s allocation, from the spares if one is there.
+    /// Doubles bucket `i`'s allocation, into a spare if one is there.
     #[cold]
     fn grow(&mut self, i: usize) {
         let want = self.l1[i].capacity() * 2;
         let class = want.ilog2() as usize;
-        let mut bigger = self.spares[class]
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(want));
+        let Some(mut bigger) = self.spares[class].pop() else {
+            // No spare: the allocator's own growth (a large block is remapped, not
+            // copied, so the old and new blocks are never both held).
+            let bucket = &mut self.l1[i];
+            bucket.reserve_exact(want - bucket.len());
+            return;
+        };
+        self.spare_entries -= bigger.capacity();
         bigger.extend_from_slice(&self.l1[i]);
         let old = std::mem::replace(&mut self.l1[i], bigger);
         self.give_back(old);
@@ -219,9 +228,11 @@ impl<T: Copy> WheelQueue<T> {
         if v.capacity() <= KEEP_BUCKET_CAPACITY {
             return v;
         }
-        let class = &mut self.spares[v.capacity().ilog2() as usize];
-        if class.len() < SPARES_PER_CLASS {
+        let room = v.capacity();
+        let class = &mut self.spares[room.ilog2() as usize];
+        if class.len() < SPARES_PER_CLASS && self.spare_entries + room <= self.len / 2 {
             class.push(v);
+            self.spare_entries += room;
         }
         Vec::new()
     }
