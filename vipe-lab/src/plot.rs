@@ -114,6 +114,17 @@ struct Series {
     points: Vec<Point>,
 }
 
+/// The points of a series that the figure's axes can show: a value of 0 or less has no
+/// place on a log axis (plotters would draw it at the axis' end, as if it were the
+/// smallest value shown), so it is left out.
+fn drawable(figure: &Figure, points: &[Point]) -> Vec<Point> {
+    points
+        .iter()
+        .copied()
+        .filter(|&(x, y, _)| (!figure.x_log || x > 0.0) && (!figure.y_log || y > 0.0))
+        .collect()
+}
+
 struct Figure {
     title: String,
     x_label: String,
@@ -619,7 +630,8 @@ where
         .map_err(err)?;
     for s in &figure.series {
         let color = s.color;
-        let points: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, p.1)).collect();
+        let drawn = drawable(figure, &s.points);
+        let points: Vec<(f64, f64)> = drawn.iter().map(|p| (p.0, p.1)).collect();
         match s.style {
             Style::Measured => {
                 chart
@@ -635,7 +647,7 @@ where
                     .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))
                     .map_err(err)?;
                 chart
-                    .draw_series(s.points.iter().filter_map(|&(x, y, ci)| {
+                    .draw_series(drawn.iter().filter_map(|&(x, y, ci)| {
                         let (lo, hi) = ci?;
                         Some(ErrorBar::new_vertical(
                             x,
@@ -734,4 +746,35 @@ fn legend_position(figure: &Figure) -> SeriesLabelPosition {
     .min_by_key(|(n, _)| *n)
     .map(|(_, p)| p)
     .expect("four corners")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_at_or_below_zero_are_left_off_log_axes_only() {
+        let figure = |x_log, y_log| Figure {
+            title: String::new(),
+            x_label: String::new(),
+            y_label: String::new(),
+            x_log,
+            y_log,
+            legend_on_top: true,
+            series: Vec::new(),
+            x_categories: Vec::new(),
+        };
+        let points = [
+            (1e6, 0.0, None),
+            (1e6, 5.0, None),
+            (0.0, 5.0, None),
+            (-1.0, -1.0, None),
+        ];
+        assert_eq!(drawable(&figure(false, false), &points).len(), 4);
+        assert_eq!(
+            drawable(&figure(false, true), &points),
+            [(1e6, 5.0, None), (0.0, 5.0, None)]
+        );
+        assert_eq!(drawable(&figure(true, true), &points), [(1e6, 5.0, None)]);
+    }
 }
