@@ -63,8 +63,8 @@ pub use cx::Cx;
 pub use header::{Entries, Header, HeaderError, HeaderErrorKind, Options};
 pub use lock::{Lock, LockGuard};
 pub use node::{
-    DeviceId, DeviceKind, Fault, Handle, InstanceId, InstanceState, Node, NodeConfig, NodeId,
-    NodeStats, PortRef, Transmit, WiringError,
+    Counters, DeviceId, DeviceKind, Fault, Handle, InstanceId, InstanceState, Node, NodeConfig,
+    NodeId, NodeStats, PortRef, Transmit, WiringError,
 };
 pub use packet::{Packet, PacketError, PacketMeta, PacketPool, PoolStats};
 pub use protocol::{

@@ -24,7 +24,7 @@ use core::marker::PhantomData;
 use smallvec::SmallVec;
 
 pub use instance::{Fault, InstanceState};
-pub use stats::NodeStats;
+pub use stats::{Counters, NodeStats};
 pub use wiring::{PortRef, WiringError};
 
 use instance::{AnyInstance, Instance};
