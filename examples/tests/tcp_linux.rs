@@ -496,6 +496,14 @@ fn kernel_curl_downloads_from_vipe_with_tso() {
 }
 
 #[test]
+fn kernel_curl_downloads_from_vipe_with_tso_and_1_percent_loss() {
+    if skip() {
+        return;
+    }
+    kernel_curl_downloads("tsoloss", Some(1), 20, true);
+}
+
+#[test]
 fn vipe_downloads_50_mb_from_kernel_http_server() {
     vipe_downloads_from_kernel("fetch", None);
 }
