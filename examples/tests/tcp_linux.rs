@@ -3,9 +3,9 @@
 //! server, and the `tcphost` node downloads 50 MB from a kernel `python3 -m http.server`,
 //! SHA-256 equal, also with `tc netem` 1% loss on the kernel side; tshark reads our SYN
 //! and SYN-ACK options from the capture. With TCP segmentation offload (`tcphost
-//! --offload`) kernel `curl` downloads 20 MB, SHA-256 equal, and the capture holds the
-//! 64 KB segments the TAP took whole. Needs root, curl, python3, tc, tshark and
-//! sha256sum (CI has them); elsewhere it says so loudly and skips.
+//! --offload`) kernel `curl` downloads 20 MB, SHA-256 equal (also with 1% loss), and
+//! the capture holds the 64 KB segments the TAP took whole. Needs root, curl, python3,
+//! tc, tshark and sha256sum (CI has them); elsewhere it says so loudly and skips.
 //!
 //! The node is built by `vipe_examples::tcphost::build`, the same code the `tcphost`
 //! binary runs. `VIPE_TCP_LINUX_MB` changes the transfer size (default 50).

@@ -540,3 +540,21 @@ fn tso_retransmissions_stay_mss_sized() {
         "{sent:?}"
     );
 }
+
+/// While urgent data is pending, new data leaves MSS by MSS even with TSO (one urgent
+/// pointer copied to every segment of a burst would be wrong for all but the first).
+#[test]
+fn tso_is_off_while_urgent_data_is_pending() {
+    let mut fx = established_with(TcpConfig {
+        tso_max: 64 * 1024,
+        initial_window: Some(10),
+        ..config()
+    });
+    fx.s.send_urgent(&[9; 3000]).unwrap();
+    let out = fx.out();
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert!(
+        out.iter()
+            .all(|o| o.gso_size == 0 && o.payload.len() == 1000)
+    );
+}

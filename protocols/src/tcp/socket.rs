@@ -2551,9 +2551,11 @@ impl TcpSocket {
 
     /// Most payload bytes one new-data segment may carry: the effective MSS, or with
     /// segmentation offload a whole number of MSS-sized segments up to `tso_max` (and
-    /// the 64 KB an IP datagram can hold). Only outside loss recovery.
+    /// the 64 KB an IP datagram can hold). Only outside loss recovery, and not while
+    /// urgent data is pending (segmentation would copy one urgent pointer to every
+    /// segment).
     fn burst_limit(&self, smss: usize) -> usize {
-        if self.config.tso_max == 0 || self.recovery != Recovery::None {
+        if self.config.tso_max == 0 || self.recovery != Recovery::None || self.snd_up.is_some() {
             return smss;
         }
         let most = self.config.tso_max.min(TSO_MAX_PAYLOAD);
