@@ -13,6 +13,8 @@
 # Every peer runs in one network namespace behind one TAP device. The data are discarded
 # on both sides in all four, as smoltcp's benchmark does (byte equality is checked by
 # examples/tests/tcp_linux.rs). Usage (root): bench/tcphost-vs-smoltcp.sh [ROUNDS]
+# VIPE_OFFLOAD=1 runs tcphost with --offload (TAP offloads: TCP segmentation offload on
+# what VIPE sends, 64 KB segments from the kernel on what it receives).
 # Needs: cargo, curl, python3, ip. smoltcp is fetched by cargo (from crates.io) into a
 # temporary project and built in $SMOL_DIR (default: a directory under /tmp that is
 # kept between runs, so the second run does not rebuild it).
@@ -24,6 +26,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build -q --release -p vipe-examples --no-default-features --features linux --bin tcphost
 VIPE=${VIPE_BIN:-$CARGO_TARGET_DIR/release/tcphost}  # VIPE_BIN: another build to compare
+OFFLOAD=()
+if [ "${VIPE_OFFLOAD:-0}" = 1 ]; then OFFLOAD=(--offload); fi
 
 # smoltcp's benchmark example from its published package.
 SMOL_DIR=${SMOL_DIR:-/tmp/vipe-smoltcp-bench-$SMOL_VERSION}
@@ -103,7 +107,7 @@ smoltcp() { # MODE -> Mbit/s
 
 vipe_send() {
   fresh_ns
-  "$VIPE" --tap "$TAP" --ip 10.80.0.2/24 --http-root "$DIR/www" --port 8080 --seconds 600 &
+  "$VIPE" "${OFFLOAD[@]}" --tap "$TAP" --ip 10.80.0.2/24 --http-root "$DIR/www" --port 8080 --seconds 600 &
   local server=$!
   vipe_tap
   sleep 0.3
@@ -125,7 +129,7 @@ vipe_recv() {
   local server=$!
   sleep 0.3
   /usr/bin/time -f '%U %S' -o "$DIR/time.txt" \
-    "$VIPE" --tap "$TAP" --ip 10.80.0.2/24 --fetch http://10.80.0.1:8000/big.bin --seconds 600 >"$DIR/fetch.txt" &
+    "$VIPE" "${OFFLOAD[@]}" --tap "$TAP" --ip 10.80.0.2/24 --fetch http://10.80.0.1:8000/big.bin --seconds 600 >"$DIR/fetch.txt" &
   local client=$!
   vipe_tap
   wait $client
@@ -137,6 +141,7 @@ vipe_recv() {
   echo "$(sed -E 's/.*\(([0-9.]+) Mbit\/s\).*/\1/' "$DIR/fetch.txt" | python3 -c "print(round(float(input())))") $(python3 -c "print($peer_cpu + $(cpu_in "$DIR/time.txt"))")"
 }
 
+echo "tcphost options: ${OFFLOAD[*]:-(none)}"
 echo "Goodput (Mbit/s), and CPU seconds per 10^9 bytes: the stack's process plus its kernel peer's"
 echo "round | smoltcp sends  VIPE sends  ratio | smoltcp receives  VIPE receives  ratio | CPU s/GB: smoltcp-s VIPE-s smoltcp-r VIPE-r"
 ROWS=()

@@ -38,6 +38,10 @@ pub struct TcpHostConfig {
     pub out: Option<PathBuf>,
     /// TCP settings.
     pub tcp: TcpConfig,
+    /// The device takes TCP segmentation offload (a Linux TAP opened with offloads):
+    /// TCP sends new data in segments of up to 64 KB (`TcpConfig::tso_max`) and IPv4
+    /// hands them to the device whole. Default off.
+    pub tso: bool,
 }
 
 impl TcpHostConfig {
@@ -59,6 +63,7 @@ impl TcpHostConfig {
                 initial_window: Some(10),
                 ..TcpConfig::default()
             },
+            tso: false,
         }
     }
 }
@@ -187,12 +192,21 @@ pub fn build(node: &mut Node, dev: DeviceId, config: &TcpHostConfig) -> Result<T
     };
     let host =
         stack::host(node, dev, config.mac, iface, config.gateway).map_err(|e| e.to_string())?;
+    let mut socket = config.tcp.clone();
+    if config.tso {
+        node.protocol_mut(host.ipv4)
+            .ok_or("IPv4 missing from the host stack")?
+            .set_tso(0, true);
+        if socket.tso_max == 0 {
+            socket.tso_max = 64 * 1024;
+        }
+    }
     let tcp = stack::add_tcp(
         node,
         &host,
         config.addr,
         TcpProtocolConfig {
-            socket: config.tcp.clone(),
+            socket,
             ..TcpProtocolConfig::default()
         },
     )

@@ -37,12 +37,23 @@ struct Impair {
     reorder: f64,
     held: BTreeMap<u64, Packet>,
     next: u64,
+    /// Segments TCP handed down marked for segmentation offload, and the largest
+    /// segment size and IP-less length seen among them.
+    offloaded: u64,
+    gso_sizes: std::collections::BTreeSet<u16>,
+    largest: usize,
 }
 
 #[protocol]
 impl Impair {
     #[on_packet(port = "upper")]
     fn down(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
+        let offload = pkt.meta().offload;
+        if offload.gso != vipe_rt::gso::GsoKind::None {
+            self.offloaded += 1;
+            self.gso_sizes.insert(offload.gso_size);
+            self.largest = self.largest.max(pkt.len());
+        }
         if cx.rng().chance(self.loss) {
             return cx.drop_packet(pkt, "impair: lost");
         }
@@ -266,15 +277,34 @@ fn tcp_host(
     m: u8,
     impair: (f64, f64, f64),
 ) -> Handle<Tcp> {
+    tcp_host_with(sim, node, device, addr, m, impair, 0).0
+}
+
+/// [`tcp_host`] with TCP segmentation offload up to `tso_max` bytes (0: off); also
+/// returns the impairment layer, which counts the offloaded segments TCP sends.
+fn tcp_host_with(
+    sim: &mut Simulator,
+    node: NodeId,
+    device: DeviceId,
+    addr: Ipv4Addr,
+    m: u8,
+    impair: (f64, f64, f64),
+    tso_max: usize,
+) -> (Handle<Tcp>, Handle<Impair>) {
     let n = sim.node_mut(node).unwrap();
     let host = stack::host(n, device, mac(m), iface(addr), None).unwrap();
-    let tcp = n.add(Tcp::new(addr, TcpProtocolConfig::default()));
+    let mut config = TcpProtocolConfig::default();
+    config.socket.tso_max = tso_max;
+    let tcp = n.add(Tcp::new(addr, config));
     let imp = n.add(Impair {
         loss: impair.0,
         dup: impair.1,
         reorder: impair.2,
         held: BTreeMap::new(),
         next: 0,
+        offloaded: 0,
+        gso_sizes: Default::default(),
+        largest: 0,
     });
     n.connect(
         host.ipv4.port(Ipv4Port::Upper(PROTO_TCP)),
@@ -283,10 +313,26 @@ fn tcp_host(
     .unwrap();
     n.connect(imp.port(ImpairPort::Upper), tcp.port(TcpPort::Ip))
         .unwrap();
-    tcp
+    (tcp, imp)
 }
 
 fn transfer(seed: u64, total: usize, impair: (f64, f64, f64)) -> Outcome {
+    transfer_with(seed, total, impair, 0, None).0
+}
+
+/// What the sender's impairment layer saw of offloaded segments: count, segment sizes,
+/// largest length.
+type Offloaded = (u64, Vec<u16>, usize);
+
+/// [`transfer`] with the sender's TCP segmentation offload up to `tso_max` bytes, and a
+/// capture of the sender's device at `capture`, if given.
+fn transfer_with(
+    seed: u64,
+    total: usize,
+    impair: (f64, f64, f64),
+    tso_max: usize,
+    capture: Option<&std::path::Path>,
+) -> (Outcome, Offloaded) {
     let mut sim = Simulator::new(seed);
     let (a, b) = (sim.add_node(), sim.add_node());
     let link = LinkConfig::default()
@@ -294,8 +340,11 @@ fn transfer(seed: u64, total: usize, impair: (f64, f64, f64)) -> Outcome {
         .bandwidth_bps(100_000_000)
         .queue_limit(1000);
     let l = sim.link(a, b, link).unwrap();
-    let ta = tcp_host(&mut sim, a, l.a.device, A, 1, impair);
+    let (ta, imp_a) = tcp_host_with(&mut sim, a, l.a.device, A, 1, impair, tso_max);
     let tb = tcp_host(&mut sim, b, l.b.device, B, 2, impair);
+    if let Some(path) = capture {
+        sim.capture(a, l.a.device, path).unwrap();
+    }
     let na = sim.node_mut(a).unwrap();
     let sender = na.add(Sender {
         server: SocketAddrV4::new(B, PORT),
@@ -324,17 +373,28 @@ fn transfer(seed: u64, total: usize, impair: (f64, f64, f64)) -> Outcome {
     let s = sim.node(a).unwrap().protocol(sender).unwrap();
     let r = sim.node(b).unwrap().protocol(receiver).unwrap();
     assert!(!s.reset, "seed {seed}: the sender's connection was reset");
-    Outcome {
+    let imp = sim.node(a).unwrap().protocol(imp_a).unwrap();
+    let offloaded = (
+        imp.offloaded,
+        imp.gso_sizes.iter().copied().collect(),
+        imp.largest,
+    );
+    let outcome = Outcome {
         received: r.received.clone(),
         sender_done: s.done,
         receiver_closed: r.closed,
         end: r.eof_at,
         events: summary.events,
-    }
+    };
+    sim.finish_captures().unwrap();
+    (outcome, offloaded)
 }
 
 fn check(seed: u64, total: usize, impair: (f64, f64, f64)) -> Outcome {
-    let o = transfer(seed, total, impair);
+    check_outcome(seed, total, transfer(seed, total, impair))
+}
+
+fn check_outcome(seed: u64, total: usize, o: Outcome) -> Outcome {
     assert_eq!(o.received.len(), total, "seed {seed}: length");
     if let Some(i) = o
         .received
@@ -385,6 +445,102 @@ fn lossy_duplicating_reordering_transfers_are_exact_over_many_seeds() {
         "{seeds} seeds, slowest transfer ended at {:.1} s",
         slowest.as_secs_f64()
     );
+}
+
+/// The frames of a pcap file (classic format, either byte order, as the simulator
+/// writes it).
+fn pcap_frames(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(path).unwrap();
+    let magic = u32::from_be_bytes(bytes[..4].try_into().unwrap());
+    let big = match magic {
+        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
+        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
+        _ => panic!("pcap magic {magic:#x}"),
+    };
+    let u32_at = |b: &[u8]| {
+        let b: [u8; 4] = b.try_into().unwrap();
+        if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    };
+    let mut frames = Vec::new();
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let caplen = u32_at(&bytes[at + 8..at + 12]) as usize;
+        frames.push(bytes[at + 16..at + 16 + caplen].to_vec());
+        at += 16 + caplen;
+    }
+    frames
+}
+
+#[test]
+fn tso_transfer_is_exact_and_cut_to_the_mtu_for_a_device_without_offload() {
+    let pcap = std::env::temp_dir().join(format!("vipe-tso-sim-{}.pcap", std::process::id()));
+    let (o, (offloaded, sizes, largest)) =
+        transfer_with(1, 1_000_000, (0.0, 0.0, 0.0), 64 * 1024, Some(&pcap));
+    check_outcome(1, 1_000_000, o);
+    // TCP sent large segments marked for segmentation into MSS-sized ones (MSS 1460
+    // less the 12 bytes of timestamps), each at most 64 KB. The receiver acknowledges
+    // every other segment, so once the initial window is out ACK clocking frees about
+    // three segments at a time: bursts are at least that large.
+    assert!(offloaded > 100, "{offloaded} offloaded segments");
+    assert_eq!(sizes, [1448], "segment sizes");
+    assert!(
+        (32 + 3 * 1448..=65535 - 20).contains(&largest),
+        "largest offloaded segment {largest}"
+    );
+    // The simulated device takes no offload: IPv4 cut them; every frame on the wire
+    // fits the MTU and carries correct IPv4 and TCP checksums.
+    let frames = pcap_frames(&pcap);
+    let _ = std::fs::remove_file(&pcap);
+    let mut data_frames = 0;
+    for (i, f) in frames.iter().enumerate() {
+        assert!(f.len() <= 1514, "frame {i}: {} bytes", f.len());
+        if u16::from_be_bytes([f[12], f[13]]) != 0x0800 {
+            continue;
+        }
+        let ip = &f[14..];
+        let ihl = usize::from(ip[0] & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+        assert!(
+            vipe_rt::checksum::verify(&ip[..ihl]),
+            "frame {i}: IPv4 checksum"
+        );
+        if ip[9] != PROTO_TCP {
+            continue;
+        }
+        let tcp = &ip[ihl..total];
+        let pseudo = vipe_rt::checksum::pseudo_header_v4(
+            ip[12..16].try_into().unwrap(),
+            ip[16..20].try_into().unwrap(),
+            PROTO_TCP,
+            tcp.len() as u16,
+        );
+        assert_eq!(
+            vipe_rt::checksum::fold(vipe_rt::checksum::add(pseudo, tcp)),
+            0xffff,
+            "frame {i}: TCP checksum"
+        );
+        if tcp.len() > usize::from(tcp[12] >> 4) * 4 {
+            data_frames += 1;
+        }
+    }
+    assert!(
+        data_frames >= 1_000_000 / 1448,
+        "{data_frames} data frames on the wire"
+    );
+}
+
+#[test]
+fn tso_transfers_recover_from_loss_duplication_and_reordering() {
+    for seed in 0..20 {
+        let (o, (offloaded, _, _)) =
+            transfer_with(seed, 1_000_000, (0.10, 0.05, 0.05), 64 * 1024, None);
+        check_outcome(seed, 1_000_000, o);
+        assert!(offloaded > 0, "seed {seed}: no offloaded segments");
+    }
 }
 
 #[test]

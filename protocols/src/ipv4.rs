@@ -101,6 +101,10 @@ pub struct Ipv4Config {
     pub reassembly_timeout: Duration,
     /// Most bytes of fragments held at once; fragments beyond it are dropped.
     pub reassembly_limit: usize,
+    /// Interfaces whose device takes TCP segmentation offload (a Linux TAP with TSO):
+    /// an offloaded TCP datagram this node originates leaves by them whole; by any other
+    /// interface it is cut into ordinary datagrams here. Default: none.
+    pub tso_interfaces: Vec<u8>,
 }
 
 impl Ipv4Config {
@@ -122,6 +126,7 @@ impl Ipv4Config {
             ttl: 64,
             reassembly_timeout: Duration::from_secs(30),
             reassembly_limit: 256 * 1024,
+            tso_interfaces: Vec::new(),
         }
     }
 
@@ -149,6 +154,7 @@ impl Ipv4Config {
             ttl: 64,
             reassembly_timeout: Duration::from_secs(30),
             reassembly_limit: 256 * 1024,
+            tso_interfaces: Vec::new(),
         }
     }
 }
@@ -233,6 +239,15 @@ impl Ipv4 {
             next_ident: 1,
             reassembly,
             doubtful: Vec::new(),
+        }
+    }
+
+    /// Says whether interface `iface`'s device takes TCP segmentation offload
+    /// ([`Ipv4Config::tso_interfaces`]).
+    pub fn set_tso(&mut self, iface: u8, on: bool) {
+        self.config.tso_interfaces.retain(|&i| i != iface);
+        if on {
+            self.config.tso_interfaces.push(iface);
         }
     }
 
@@ -464,7 +479,20 @@ impl Ipv4 {
         if let Err(e) = header.push_onto(&mut pkt) {
             return cx.drop_packet(pkt, e.reason());
         }
+        let offloaded = pkt.meta().offload.is_active();
+        if offloaded {
+            // The upper protocol knew where its own header starts; ours starts here.
+            pkt.meta_mut().offload.net_start = pkt.headroom() as u32;
+            if pkt.meta().offload.gso != gso::GsoKind::None {
+                // Identifications for every segment it stands for (as the kernel does).
+                let n = offloaded_segments(&pkt);
+                self.next_ident = self.next_ident.wrapping_add(n.saturating_sub(1) as u16);
+            }
+        }
         if self.is_local(dst) && dst != Ipv4Addr::BROADCAST {
+            if offloaded {
+                return self.deliver_ordinary(cx, pkt, 0);
+            }
             return self.deliver(cx, pkt, 0);
         }
         match self.route(dst) {
@@ -476,6 +504,12 @@ impl Ipv4 {
                         pkt.meta_mut().mark = REVALIDATE_NEXT_HOP;
                         cx.count("next hops revalidated after negative advice");
                     }
+                }
+                if offloaded
+                    && pkt.meta().offload.gso == gso::GsoKind::Tcp
+                    && !self.config.tso_interfaces.contains(&route.iface)
+                {
+                    return self.originate_segmented(cx, pkt, dst, route);
                 }
                 self.transmit(cx, pkt, dst, route, None)
             }
@@ -588,6 +622,21 @@ impl Ipv4 {
         }
     }
 
+    /// Sends an offloaded TCP datagram of our own by an interface whose device does not
+    /// take segmentation offload: cut into ordinary datagrams (full checksums), each
+    /// sent like any datagram.
+    fn originate_segmented(&mut self, cx: &mut Cx<Self>, pkt: Packet, dst: Ipv4Addr, route: Route) {
+        let pool = cx.pool().clone();
+        let mut segments = Vec::new();
+        if let Err((pkt, e)) = gso::for_each_ordinary(pkt, &pool, |s| segments.push(s)) {
+            return cx.drop_packet(pkt, e.reason());
+        }
+        cx.count("offloaded datagrams of our own segmented");
+        for segment in segments {
+            self.transmit(cx, segment, dst, route, None);
+        }
+    }
+
     /// Sends an offloaded datagram out of `route`: whole if every segment it stands for
     /// fits `mtu`, else as ordinary segments, each sent (and fragmented, or refused if
     /// DF is set) like any datagram.
@@ -618,6 +667,21 @@ impl Ipv4 {
         for segment in segments {
             self.transmit(cx, segment, dst, route, arrived_on);
         }
+    }
+}
+
+/// How many segments an offloaded TCP datagram (IPv4 header of 20 bytes at its start)
+/// stands for; 1 if that cannot be told.
+fn offloaded_segments(pkt: &Packet) -> usize {
+    let size = usize::from(pkt.meta().offload.gso_size);
+    let Some(&off) = pkt.data().get(20 + 12) else {
+        return 1;
+    };
+    let payload = pkt.len().saturating_sub(20 + usize::from(off >> 4) * 4);
+    if size == 0 {
+        1
+    } else {
+        payload.div_ceil(size).max(1)
     }
 }
 

@@ -9,7 +9,7 @@ use vipe_protocols::tcp::{
     DropReason, IcmpError, KeepAlive, Outgoing, Segment, SeqNumber, State, TcpConfig, TcpError,
     TcpEvent, TcpSocket,
 };
-use vipe_protocols::wire::tcp::{ACK, SYN};
+use vipe_protocols::wire::tcp::{ACK, FIN, PSH, SYN};
 use vipe_rt::{Duration, Instant};
 
 const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 80);
@@ -454,4 +454,107 @@ fn a_lost_final_ack_is_recovered_by_a_tail_probe_not_a_timeout() {
     assert_eq!(fx.s.snd_una(), fx.s.snd_nxt());
     assert!(fx.s.cwnd() >= cwnd);
     assert!(fx.run_until(fx.now + Duration::from_secs(5)).is_empty());
+}
+
+/// TCP segmentation offload (`TcpConfig::tso_max`): new data leaves as one segment
+/// standing for several MSS-sized ones (`gso_size` = the MSS), as much as cwnd and the
+/// window allow; a short last segment obeys Nagle as if sent alone; PSH and FIN sit on
+/// the burst that ends the data; sequence numbers and counters stay byte-exact.
+#[test]
+fn tso_bursts_carry_the_mss_and_keep_nagle_psh_and_fin() {
+    let mut fx = established_with(TcpConfig {
+        tso_max: 64 * 1024,
+        initial_window: Some(10),
+        ..config()
+    });
+    let data: Vec<u8> = (0..12_000u32).map(|i| (i % 251) as u8).collect();
+    fx.s.send(&data[..9500]).unwrap();
+    let out = fx.out();
+    // 9500 bytes fit cwnd (10 × 1000): nine full segments in one burst; the 500-byte
+    // tail waits for the ACK (Nagle), as it would after nine ordinary segments.
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].gso_size, 1000);
+    assert_eq!(out[0].payload, &data[..9000]);
+    assert_eq!(out[0].segment.seq, SeqNumber(ISS + 1));
+    assert!(!out[0].segment.has(PSH) && !out[0].segment.has(FIN));
+    assert_eq!(fx.s.snd_nxt(), SeqNumber(ISS + 1 + 9000));
+    assert_eq!(fx.s.stats().tso_segments_sent, 1);
+    let sent_before = fx.s.stats().segments_sent;
+    // The ACK for all of it releases the tail: an ordinary segment with PSH.
+    let ack = fx.seg(ACK, SeqNumber(IRS + 1), SeqNumber(ISS + 1 + 9000));
+    fx.input(ack, &[]).unwrap();
+    let out = fx.out();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].gso_size, 0);
+    assert_eq!(out[0].payload, &data[9000..9500]);
+    assert!(out[0].segment.has(PSH));
+    assert_eq!(fx.s.stats().segments_sent, sent_before + 1);
+    // The rest and a close: one burst of 2500 (full, full, short) with PSH and FIN, the
+    // short last segment no longer held (the FIN ends the stream).
+    let ack = fx.seg(ACK, SeqNumber(IRS + 1), SeqNumber(ISS + 1 + 9500));
+    fx.input(ack, &[]).unwrap();
+    fx.s.send(&data[9500..]).unwrap();
+    fx.s.close();
+    let out = fx.out();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].gso_size, 1000);
+    assert_eq!(out[0].payload, &data[9500..]);
+    assert!(out[0].segment.has(PSH) && out[0].segment.has(FIN));
+    assert_eq!(fx.s.snd_nxt(), SeqNumber(ISS + 1 + 12_000 + 1));
+    // Without the option the same data leaves MSS by MSS.
+    let mut plain = established_with(TcpConfig {
+        initial_window: Some(10),
+        ..config()
+    });
+    plain.s.send(&data[..9500]).unwrap();
+    let out = plain.out();
+    assert_eq!(out.len(), 9);
+    assert!(
+        out.iter()
+            .all(|o| o.gso_size == 0 && o.payload.len() == 1000)
+    );
+}
+
+/// Retransmissions (the tail loss probe, then the timeout's) are MSS-sized, even with TSO.
+#[test]
+fn tso_retransmissions_stay_mss_sized() {
+    let mut fx = established_with(TcpConfig {
+        tso_max: 64 * 1024,
+        initial_window: Some(10),
+        ..config()
+    });
+    fx.s.send(&[5; 5000]).unwrap();
+    let out = fx.out();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].payload.len(), 5000);
+    let sent = fx.run_until(fx.now + Duration::from_secs(2));
+    assert!(!sent.is_empty(), "nothing retransmitted");
+    for (_, o) in &sent {
+        assert!(o.payload.len() <= 1000 && o.gso_size == 0, "{o:?}");
+    }
+    // The tail loss probe resends the last segment; the timeout the first.
+    assert_eq!(sent[0].1.segment.seq, SeqNumber(ISS + 1 + 4000));
+    assert!(
+        sent.iter()
+            .any(|(_, o)| o.segment.seq == SeqNumber(ISS + 1) && o.payload.len() == 1000),
+        "{sent:?}"
+    );
+}
+
+/// While urgent data is pending, new data leaves MSS by MSS even with TSO (one urgent
+/// pointer copied to every segment of a burst would be wrong for all but the first).
+#[test]
+fn tso_is_off_while_urgent_data_is_pending() {
+    let mut fx = established_with(TcpConfig {
+        tso_max: 64 * 1024,
+        initial_window: Some(10),
+        ..config()
+    });
+    fx.s.send_urgent(&[9; 3000]).unwrap();
+    let out = fx.out();
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert!(
+        out.iter()
+            .all(|o| o.gso_size == 0 && o.payload.len() == 1000)
+    );
 }

@@ -56,6 +56,10 @@ struct Args {
     /// Run at most this long.
     #[arg(long, default_value_t = 3600.0)]
     seconds: f64,
+    /// Linux: open the TAP with offloads (virtio-net header, checksum, TSO) and send TCP
+    /// data in segments of up to 64 KB that the kernel cuts (TCP segmentation offload).
+    #[arg(long)]
+    offload: bool,
 }
 
 fn parse_ip(s: &str) -> Result<(Ipv4Addr, u8), String> {
@@ -84,23 +88,32 @@ fn config(args: &Args) -> Result<TcpHostConfig, String> {
         port: args.port,
         fetch: args.fetch.clone(),
         out: args.out.clone(),
+        tso: args.offload,
         ..TcpHostConfig::new(addr, prefix_len)
     })
 }
 
 #[cfg(all(feature = "linux", not(feature = "sim")))]
 fn run(args: &Args, config: &TcpHostConfig) -> Result<(Option<FetchOutcome>, Option<f64>), String> {
-    use vipe_platforms::linux::{LinuxPlatform, TapDevice};
+    use vipe_platforms::linux::{LinuxPlatform, TapDevice, TapOffloads};
     use vipe_rt::prelude::*;
 
     let name = args
         .tap
         .as_deref()
         .ok_or("on Linux tcphost needs --tap NAME (a TAP device; it is created if missing)")?;
-    let tap = TapDevice::open(name).map_err(|e| format!("TAP {name}: {e}"))?;
+    let tap = if args.offload {
+        TapDevice::open_with_offloads(name, TapOffloads::ALL)
+    } else {
+        TapDevice::open(name)
+    }
+    .map_err(|e| format!("TAP {name}: {e}"))?;
+    let mut config = config.clone();
+    // TCP segmentation offload only if the kernel took it.
+    config.tso = args.offload && tap.offloads().is_some_and(|o| o.tso);
     let mut node = Node::new(NodeId(0));
     let dev = node.add_device(name, DeviceKind::Frame);
-    let host = tcphost::build(&mut node, dev, config)?;
+    let host = tcphost::build(&mut node, dev, &config)?;
     let mut platform = LinuxPlatform::new(node).map_err(|e| e.to_string())?;
     platform.add_tap(dev, tap).map_err(|e| e.to_string())?;
     if let Some(pcap) = &args.pcap {
@@ -127,6 +140,10 @@ fn run(args: &Args, config: &TcpHostConfig) -> Result<(Option<FetchOutcome>, Opt
 #[cfg(not(all(feature = "linux", not(feature = "sim"))))]
 fn run(args: &Args, config: &TcpHostConfig) -> Result<(Option<FetchOutcome>, Option<f64>), String> {
     use platform::{HostRole, PlatformOptions};
+
+    if args.offload {
+        return Err("--offload needs the Linux platform (a TAP device)".into());
+    }
 
     let options = PlatformOptions {
         duration: std::time::Duration::from_secs_f64(args.seconds.max(0.0)),

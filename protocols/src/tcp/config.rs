@@ -103,6 +103,13 @@ pub struct TcpConfig {
     /// ICMP "fragmentation needed" quoting one of our segments lowers the send MSS to
     /// the reported next-hop MTU. Default on.
     pub path_mtu_discovery: bool,
+    /// TCP segmentation offload: new data may leave as one large segment of up to this
+    /// many payload bytes (at most 65535 less the largest IP and TCP headers, and never
+    /// more than the windows allow), marked for segmentation into segments of the
+    /// effective MSS ([`Outgoing::gso_size`](super::Outgoing::gso_size)); IP passes it
+    /// whole to a device that takes such datagrams and cuts it in software otherwise.
+    /// Retransmissions stay MSS-sized. 0 (the default) sends ordinary segments only.
+    pub tso_max: usize,
 }
 
 impl Default for TcpConfig {
@@ -132,6 +139,7 @@ impl Default for TcpConfig {
             dscp: 0,
             ecn: false,
             path_mtu_discovery: true,
+            tso_max: 0,
         }
     }
 }

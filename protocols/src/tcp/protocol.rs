@@ -17,6 +17,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
+use vipe_rt::gso::{GsoKind, Offload};
 use vipe_rt::prelude::*;
 
 use super::config::{KeepAlive, TcpConfig};
@@ -431,6 +432,9 @@ impl Tcp {
 
     /// Sends a segment of a connection, with the TOS octet and DF it asks for.
     fn transmit_out(&self, cx: &mut Cx<Self>, remote: Ipv4Addr, out: &Outgoing) {
+        if out.gso_size > 0 {
+            return self.transmit_offloaded(cx, remote, out);
+        }
         self.transmit(
             cx,
             remote,
@@ -439,6 +443,32 @@ impl Tcp {
             out.tos,
             out.dont_fragment,
         );
+    }
+
+    /// Sends a segment standing for several (TCP segmentation offload): the checksum
+    /// left partial and the packet marked for segmentation into `gso_size` payloads.
+    /// IPv4 fills in where its header starts.
+    fn transmit_offloaded(&self, cx: &mut Cx<Self>, remote: Ipv4Addr, out: &Outgoing) {
+        let mut pkt = cx.alloc();
+        pkt.put_slice(&out.payload);
+        let seg = &out.segment;
+        pkt.push(seg.header_len());
+        seg.emit_partial(self.local, remote, pkt.data_mut());
+        let start = pkt.headroom() as u32;
+        let meta = pkt.meta_mut();
+        meta.src = Some(SocketAddr::new(IpAddr::V4(self.local), seg.src_port));
+        meta.dst = Some(SocketAddr::new(IpAddr::V4(remote), seg.dst_port));
+        meta.tos = out.tos;
+        meta.dont_fragment = out.dont_fragment;
+        meta.offload = Offload {
+            gso: GsoKind::Tcp,
+            gso_size: out.gso_size,
+            csum_partial: true,
+            csum_start: start,
+            csum_offset: 16,
+            net_start: start,
+        };
+        cx.send(TcpPort::Ip, pkt);
     }
 
     fn transmit(

@@ -273,6 +273,11 @@ pub struct Outgoing {
     pub tos: u8,
     /// Send with Don't Fragment (path MTU discovery).
     pub dont_fragment: bool,
+    /// Segmentation offload: when non-zero, the payload stands for several segments of
+    /// this many bytes each (the last may be shorter), to be cut as a NIC's TSO would
+    /// (FIN and PSH only on the last, CWR only on the first); see
+    /// [`TcpConfig::tso_max`](super::TcpConfig::tso_max). 0: an ordinary segment.
+    pub gso_size: u16,
 }
 
 impl fmt::Debug for Outgoing {
@@ -284,8 +289,10 @@ impl fmt::Debug for Outgoing {
 /// Counters of one connection.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TcpStats {
-    /// Segments sent.
+    /// Segments sent (an offloaded segment counts as the segments it stands for).
     pub segments_sent: u64,
+    /// Offloaded segments sent ([`TcpConfig::tso_max`](super::TcpConfig::tso_max)).
+    pub tso_segments_sent: u64,
     /// Segments received and accepted (at least partly).
     pub segments_received: u64,
     /// Segments carrying already-sent data (any cause).
@@ -2364,8 +2371,25 @@ impl TcpSocket {
         };
         // The peer's window bounds new data regardless of cwnd.
         usable = usable.min((self.snd_una + self.snd_wnd).since(self.snd_nxt));
-        let len = unsent.min(usable).min(smss);
         let retransmitting = self.snd_nxt < self.snd_max;
+        let burst = if retransmitting {
+            smss
+        } else {
+            self.burst_limit(smss)
+        };
+        let mut len = unsent.min(usable).min(burst);
+        if len > smss && len % smss != 0 {
+            // An offloaded burst whose last segment is short: that segment obeys sender
+            // SWS avoidance and Nagle as if sent alone (the full ones before it are in
+            // flight by then), else the burst stops at the last full segment.
+            let tail = len % smss;
+            let all_queued = len == unsent;
+            let nagle_blocks = self.config.nagle && !fin_unsent;
+            let big_enough = self.max_snd_wnd > 0 && tail >= self.max_snd_wnd / 2;
+            if !(all_queued && !nagle_blocks || big_enough) {
+                len -= tail;
+            }
+        }
         if len == 0 {
             if unsent == 0 && fin_unsent {
                 // A bare FIN needs no window.
@@ -2393,6 +2417,12 @@ impl TcpSocket {
         }
         let seq = self.snd_nxt;
         let mut out = self.data_segment(now, seq, len, retransmitting)?;
+        if len > smss {
+            // One offloaded segment standing for `len / smss` (rounded up) on the wire.
+            out.gso_size = smss.min(usize::from(u16::MAX)) as u16;
+            self.stats.segments_sent += (len.div_ceil(smss) - 1) as u64;
+            self.stats.tso_segments_sent += 1;
+        }
         self.snd_nxt += len;
         if fin_unsent && len == unsent {
             out.segment.flags |= FIN;
@@ -2515,6 +2545,24 @@ impl TcpSocket {
             payload,
             tos: self.dscp << 2 | if ect { ECT0 } else { 0 },
             dont_fragment: self.config.path_mtu_discovery,
+            gso_size: 0,
         }
     }
+
+    /// Most payload bytes one new-data segment may carry: the effective MSS, or with
+    /// segmentation offload a whole number of MSS-sized segments up to `tso_max` (and
+    /// the 64 KB an IP datagram can hold). Only outside loss recovery, and not while
+    /// urgent data is pending (segmentation would copy one urgent pointer to every
+    /// segment).
+    fn burst_limit(&self, smss: usize) -> usize {
+        if self.config.tso_max == 0 || self.recovery != Recovery::None || self.snd_up.is_some() {
+            return smss;
+        }
+        let most = self.config.tso_max.min(TSO_MAX_PAYLOAD);
+        (most / smss * smss).max(smss)
+    }
 }
+
+/// The largest TCP payload of one offloaded segment: an IPv4 datagram's 65535 bytes
+/// less the largest IPv4 (60) and TCP (60) headers.
+const TSO_MAX_PAYLOAD: usize = 65535 - 60 - 60;
