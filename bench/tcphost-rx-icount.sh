@@ -24,23 +24,13 @@ NS=vipe-icount-$$
 TAP=vic$$
 DIR=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; ip netns del $NS 2>/dev/null || true; rm -rf "$DIR"' EXIT
-ZERO_SERVER='
-import socket, sys
-n = int(sys.argv[1]); buf = memoryview(bytes(1 << 20))
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 8000)); s.listen(1)
-c, _ = s.accept(); c.recv(4096)
-c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % n)
-while n > 0:
-    k = c.send(buf[:min(n, len(buf))]); n -= k
-c.close()
-'
+ZERO_SERVER=$PWD/bench/zero-http-server.py  # the kernel-side responder (after the cd above)
 # Instructions (Ir) of one fetch of $1 bytes under callgrind.
 count() {
   ip netns del $NS 2>/dev/null || true
   ip netns add $NS
   ip netns exec $NS ip link set lo up
-  ip netns exec $NS python3 -c "$ZERO_SERVER" "$1" >/dev/null 2>&1 &
+  ip netns exec $NS python3 "$ZERO_SERVER" "$1" >/dev/null 2>&1 &
   local server=$!
   sleep 0.3
   valgrind --tool=callgrind --callgrind-out-file="$DIR/cg.out" \

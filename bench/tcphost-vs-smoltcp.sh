@@ -60,17 +60,7 @@ head -c $BYTES /dev/zero > "$DIR/www/big.bin"
 # The kernel peer VIPE fetches from: an HTTP/1.0 responder that writes BYTES zero bytes
 # from one 1 MiB buffer, as smoltcp's benchmark client writes (python3 -m http.server
 # would also read a file, a second copy per byte that smoltcp's client does not make).
-ZERO_SERVER='
-import socket, sys
-n = int(sys.argv[1]); buf = memoryview(bytes(1 << 20))
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 8000)); s.listen(1)
-c, _ = s.accept(); c.recv(4096)
-c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % n)
-while n > 0:
-    k = c.send(buf[:min(n, len(buf))]); n -= k
-c.close()
-'
+ZERO_SERVER=$PWD/bench/zero-http-server.py  # the kernel-side responder (after the cd above)
 mbps() { python3 -c "print(round($1*8/$2/1e6))"; }
 # CPU seconds (user + system) a live process has used so far.
 cpu_of() { python3 -c "import os; f=open('/proc/$1/stat').read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'))"; }
@@ -125,7 +115,7 @@ vipe_send() {
 
 vipe_recv() {
   fresh_ns
-  ip netns exec $NS /usr/bin/time -f '%U %S' -o "$DIR/peer.txt" python3 -c "$ZERO_SERVER" $BYTES >/dev/null 2>&1 &
+  ip netns exec $NS /usr/bin/time -f '%U %S' -o "$DIR/peer.txt" python3 "$ZERO_SERVER" $BYTES >/dev/null 2>&1 &
   local server=$!
   sleep 0.3
   /usr/bin/time -f '%U %S' -o "$DIR/time.txt" \

@@ -63,6 +63,23 @@ impl Segment {
     /// Writes header and options into the front of `out`, which holds the payload after
     /// [`Self::header_len`] bytes, and fills the checksum for `src` → `dst`.
     pub fn emit(&self, src: Ipv4Addr, dst: Ipv4Addr, out: &mut [u8]) {
+        let pseudo = self.emit_header(src, dst, out);
+        let sum = !checksum::fold(checksum::add(pseudo, out));
+        out[16..18].copy_from_slice(&sum.to_be_bytes());
+    }
+
+    /// Like [`emit`](Self::emit), but leaves a partial checksum for an offload to
+    /// complete (`CHECKSUM_PARTIAL`, [`vipe_rt::gso::Offload::csum_partial`]): the
+    /// field holds the folded pseudo-header sum (over `out`'s whole length), not
+    /// complemented, and the payload is not summed.
+    pub fn emit_partial(&self, src: Ipv4Addr, dst: Ipv4Addr, out: &mut [u8]) {
+        let pseudo = self.emit_header(src, dst, out);
+        out[16..18].copy_from_slice(&checksum::fold(pseudo).to_be_bytes());
+    }
+
+    /// Writes header and options with a zero checksum field; returns the pseudo-header
+    /// sum for `src` → `dst` over `out`'s whole length.
+    fn emit_header(&self, src: Ipv4Addr, dst: Ipv4Addr, out: &mut [u8]) -> u64 {
         let mut opts = [0u8; 40];
         let olen = self.options.emit(&mut opts);
         let hlen = 20 + olen;
@@ -76,32 +93,7 @@ impl Segment {
         out[16..18].copy_from_slice(&[0, 0]);
         out[18..20].copy_from_slice(&self.urgent.to_be_bytes());
         out[20..hlen].copy_from_slice(&opts[..olen]);
-        let pseudo =
-            checksum::pseudo_header_v4(src.octets(), dst.octets(), PROTO_TCP, out.len() as u16);
-        let sum = !checksum::fold(checksum::add(pseudo, out));
-        out[16..18].copy_from_slice(&sum.to_be_bytes());
-    }
-
-    /// Like [`emit`](Self::emit), but leaves a partial checksum for an offload to
-    /// complete (`CHECKSUM_PARTIAL`, [`vipe_rt::gso::Offload::csum_partial`]): the
-    /// field holds the folded pseudo-header sum (over `out`'s whole length), not
-    /// complemented, and the payload is not summed.
-    pub fn emit_partial(&self, src: Ipv4Addr, dst: Ipv4Addr, out: &mut [u8]) {
-        let mut opts = [0u8; 40];
-        let olen = self.options.emit(&mut opts);
-        let hlen = 20 + olen;
-        out[0..2].copy_from_slice(&self.src_port.to_be_bytes());
-        out[2..4].copy_from_slice(&self.dst_port.to_be_bytes());
-        out[4..8].copy_from_slice(&self.seq.0.to_be_bytes());
-        out[8..12].copy_from_slice(&self.ack.0.to_be_bytes());
-        out[12] = ((hlen / 4) as u8) << 4;
-        out[13] = self.flags;
-        out[14..16].copy_from_slice(&self.window.to_be_bytes());
-        out[18..20].copy_from_slice(&self.urgent.to_be_bytes());
-        out[20..hlen].copy_from_slice(&opts[..olen]);
-        let pseudo =
-            checksum::pseudo_header_v4(src.octets(), dst.octets(), PROTO_TCP, out.len() as u16);
-        out[16..18].copy_from_slice(&checksum::fold(pseudo).to_be_bytes());
+        checksum::pseudo_header_v4(src.octets(), dst.octets(), PROTO_TCP, out.len() as u16)
     }
 
     /// The whole segment (header and `payload`) as bytes with its checksum.

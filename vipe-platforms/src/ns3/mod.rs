@@ -343,23 +343,7 @@ impl Ns3World {
             self.host_handle(Host::Vipe(a))?,
             self.host_handle(Host::Vipe(b))?,
         );
-        let mut out = [0u32; 2];
-        // SAFETY: the MACs are 6-byte arrays and `out` two u32s, all live for the call.
-        let rc = unsafe {
-            ffi::vipe_ns3_p2p_link(
-                na,
-                nb,
-                config.data_rate_bps,
-                ffi::nanos(config.delay.as_nanos()),
-                mac_a.as_ptr(),
-                mac_b.as_ptr(),
-                config.queue_packets,
-                out.as_mut_ptr(),
-            )
-        };
-        if rc != 0 {
-            return Err(Ns3Error::Refused("make a point-to-point link"));
-        }
+        let out = join_p2p((na, nb), (mac_a, mac_b), &config)?;
         let mut ends = Vec::new();
         for (node, dev) in [(a, out[0]), (b, out[1])] {
             let state = self.state();
@@ -506,24 +490,8 @@ impl Ns3World {
             self.host_handle(Host::Native(a))?,
             self.host_handle(Host::Native(b))?,
         );
-        let mut out = [0u32; 2];
-        let (mac_a, mac_b) = ([2, 0, 0, 0, 0xa, 1], [2, 0, 0, 0, 0xa, 2]);
-        // SAFETY: the MACs are 6-byte arrays and `out` two u32s, all live for the call.
-        let rc = unsafe {
-            ffi::vipe_ns3_p2p_link(
-                na,
-                nb,
-                config.data_rate_bps,
-                ffi::nanos(config.delay.as_nanos()),
-                mac_a.as_ptr(),
-                mac_b.as_ptr(),
-                config.queue_packets,
-                out.as_mut_ptr(),
-            )
-        };
-        if rc != 0 {
-            return Err(Ns3Error::Refused("make a point-to-point link"));
-        }
+        let macs = ([2, 0, 0, 0, 0xa, 1], [2, 0, 0, 0, 0xa, 2]);
+        let out = join_p2p((na, nb), macs, &config)?;
         for (native, handle, dev, addr) in [(a, na, out[0], addrs.0), (b, nb, out[1], addrs.1)] {
             if !self.has_internet(Host::Native(native)) {
                 // SAFETY: takes no pointers; the shim checks the handle.
@@ -810,4 +778,31 @@ fn mix(seed: u64, stream: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// Joins two ns-3 nodes (by handle) with a point-to-point link with these MACs; returns
+/// the two ends' device indexes.
+fn join_p2p(
+    (na, nb): (u32, u32),
+    (mac_a, mac_b): ([u8; 6], [u8; 6]),
+    config: &P2pConfig,
+) -> Result<[u32; 2], Ns3Error> {
+    let mut out = [0u32; 2];
+    // SAFETY: the MACs are 6-byte arrays and `out` two u32s, all live for the call.
+    let rc = unsafe {
+        ffi::vipe_ns3_p2p_link(
+            na,
+            nb,
+            config.data_rate_bps,
+            ffi::nanos(config.delay.as_nanos()),
+            mac_a.as_ptr(),
+            mac_b.as_ptr(),
+            config.queue_packets,
+            out.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(Ns3Error::Refused("make a point-to-point link"));
+    }
+    Ok(out)
 }
