@@ -16,6 +16,8 @@ pub struct Cx<'a, P: Protocol> {
     pub(crate) core: &'a mut NodeCore,
     pub(crate) timers: &'a mut TimerQueue<P::Timer>,
     pub(crate) instance: InstanceId,
+    /// Index of this instance's first port in the node's wiring table.
+    pub(crate) first_port: u32,
 }
 
 impl<P: Protocol> Cx<'_, P> {
@@ -66,8 +68,8 @@ impl<P: Protocol> Cx<'_, P> {
     /// On an unconnected port the packet is dropped and counted as `"unconnected port"`.
     #[inline]
     pub fn send(&mut self, port: P::Port, pkt: Packet) {
-        self.core
-            .route(self.instance, port.index(), port.key(), pkt);
+        let slot = self.first_port as usize + usize::from(port.index());
+        self.core.route(self.instance, slot, port.key(), pkt);
     }
 
     /// Sends `pkt` out of `port` if the port leads anywhere; otherwise hands the packet
@@ -75,15 +77,18 @@ impl<P: Protocol> Cx<'_, P> {
     /// lookup where `is_connected` then `send` would take two).
     #[inline]
     pub fn try_send(&mut self, port: P::Port, pkt: Packet) -> Result<(), Packet> {
-        self.core
-            .try_route(self.instance, port.index(), port.key(), pkt)
+        let slot = self.first_port as usize + usize::from(port.index());
+        self.core.try_route(slot, port.key(), pkt)
     }
 
     /// Whether `port` leads anywhere.
     pub fn is_connected(&self, port: P::Port) -> bool {
         self.core
             .wiring
-            .peer(self.instance, port.index(), port.key())
+            .peer_at(
+                self.first_port as usize + usize::from(port.index()),
+                port.key(),
+            )
             .is_some()
     }
 

@@ -33,15 +33,17 @@ pub struct Harness<P: Protocol> {
     core: NodeCore,
     timers: TimerQueue<P::Timer>,
     protocol: P,
+    first_port: u32,
 }
 
 impl<P: Protocol> Harness<P> {
     /// A harness around `protocol`, at time zero, node id 0, seed 0.
     pub fn new(protocol: P) -> Self {
         let mut core = NodeCore::new(&NodeConfig::new(NodeId(0)));
-        core.wiring.add_instance(P::DESCRIPTOR.ports.len());
+        let first_port = core.wiring.add_instance(P::DESCRIPTOR.ports.len());
         Harness {
             core,
+            first_port,
             timers: TimerQueue::new(),
             protocol,
         }
@@ -54,6 +56,7 @@ impl<P: Protocol> Harness<P> {
             core: &mut self.core,
             timers: &mut self.timers,
             instance: InstanceId(0),
+            first_port: self.first_port,
         };
         f(&mut self.protocol, &mut cx)
     }

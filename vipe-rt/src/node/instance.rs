@@ -69,15 +69,18 @@ pub(crate) struct Instance<P: Protocol> {
     state: InstanceState,
     /// A label other than the protocol's name, if it was given one.
     label: Option<Box<str>>,
+    /// Index of the instance's first port in the node's wiring table.
+    first_port: u32,
 }
 
 impl<P: Protocol> Instance<P> {
-    pub(crate) fn new(proto: P, label: Option<Box<str>>) -> Self {
+    pub(crate) fn new(proto: P, label: Option<Box<str>>, first_port: u32) -> Self {
         Instance {
             proto,
             timers: TimerQueue::new(),
             state: InstanceState::Created,
             label,
+            first_port,
         }
     }
 
@@ -99,6 +102,7 @@ impl<P: Protocol> Instance<P> {
                     core: &mut *core,
                     timers: &mut self.timers,
                     instance: id,
+                    first_port: self.first_port,
                 };
                 f(&mut self.proto, &mut cx)
             }));
@@ -113,6 +117,7 @@ impl<P: Protocol> Instance<P> {
                 core,
                 timers: &mut self.timers,
                 instance: id,
+                first_port: self.first_port,
             };
             f(&mut self.proto, &mut cx)
         }

@@ -193,10 +193,11 @@ impl NodeCore {
         self.timer_seq
     }
 
-    /// Resolves where `port` of `from` leads and queues `pkt` there.
-    #[inline]
-    pub(crate) fn route(&mut self, from: InstanceId, port: u16, key: Option<u64>, pkt: Packet) {
-        if self.try_route(from, port, key, pkt).is_err() {
+    /// Resolves where the port at wiring index `slot` of instance `from` leads and queues
+    /// `pkt` there.
+    #[inline(always)]
+    pub(crate) fn route(&mut self, from: InstanceId, slot: usize, key: Option<u64>, pkt: Packet) {
+        if self.try_route(slot, key, pkt).is_err() {
             self.count_drop(Some(from), "unconnected port");
         }
     }
@@ -205,12 +206,11 @@ impl NodeCore {
     #[inline(always)]
     pub(crate) fn try_route(
         &mut self,
-        from: InstanceId,
-        port: u16,
+        slot: usize,
         key: Option<u64>,
         pkt: Packet,
     ) -> Result<(), Packet> {
-        match self.wiring.peer(from, port, key) {
+        match self.wiring.peer_at(slot, key) {
             Some(Peer::Port(to)) => self.queue.push_back(Event { to: *to, pkt }),
             Some(Peer::Device(device)) => {
                 self.stats.device_tx += 1;
@@ -301,7 +301,7 @@ impl Node {
         let id = InstanceId(
             u16::try_from(index).expect("more than 65535 protocol instances in one node"),
         );
-        self.core.wiring.add_instance(P::DESCRIPTOR.ports.len());
+        let first_port = self.core.wiring.add_instance(P::DESCRIPTOR.ports.len());
         // Nodes usually hold one or two instances: the first is inline, later ones grow
         // the list by one, not by doubling, so a million simulated nodes carry no spare
         // capacity.
@@ -309,7 +309,7 @@ impl Node {
             self.instances.reserve_exact(1);
         }
         self.instances
-            .push(Box::new(Instance::new(protocol, label)));
+            .push(Box::new(Instance::new(protocol, label, first_port)));
         self.deadline_hint = None;
         if self.started {
             self.instances[index].start(&mut self.core, id);

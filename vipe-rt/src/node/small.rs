@@ -43,7 +43,7 @@ impl<T, const N: usize> Fifo<T, N> {
         self.first.is_none() && self.ring.len == 0
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_back(&mut self, item: T) {
         if self.first.is_none() && self.ring.len == 0 {
             self.first = Some(item);
@@ -52,7 +52,7 @@ impl<T, const N: usize> Fifo<T, N> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pop_front(&mut self) -> Option<T> {
         match self.first.take() {
             Some(item) => Some(item),
@@ -80,7 +80,9 @@ impl<T, const N: usize> Default for Ring<T, N> {
 }
 
 impl<T, const N: usize> Ring<T, N> {
-    #[inline]
+    /// Behind the first slot: taken only when events queue up (a burst, a handler that
+    /// sends several packets), so kept out of line.
+    #[inline(never)]
     fn push_back(&mut self, item: T) {
         if self.len as usize == self.slots.len() {
             self.grow();

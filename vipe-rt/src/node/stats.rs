@@ -29,48 +29,75 @@ pub struct NodeStats {
 /// a node has a handful of counters: a sorted vector found by a scan that compares each
 /// name's address before its text costs a few instructions where a `BTreeMap`'s string
 /// comparisons cost ~80.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Counters(Vec<((InstanceId, &'static str), u64)>);
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    entries: Vec<((InstanceId, &'static str), u64)>,
+    /// Where the last [`add`](Self::add) found its counter: a protocol counting on a busy
+    /// path counts the same name again and again, so that entry is tried first.
+    last: usize,
+}
+
+impl PartialEq for Counters {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl Eq for Counters {}
 
 impl Counters {
     /// The value of `(instance, name)`, if it was ever counted.
     pub fn get(&self, key: &(InstanceId, &str)) -> Option<&u64> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
     /// Every counter, ordered by instance and then name.
     pub fn iter(&self) -> impl Iterator<Item = (&(InstanceId, &'static str), &u64)> {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.entries.iter().map(|(k, v)| (k, v))
     }
 
     /// The values, in the order of [`iter`](Self::iter).
     pub fn values(&self) -> impl Iterator<Item = &u64> {
-        self.0.iter().map(|(_, v)| v)
+        self.entries.iter().map(|(_, v)| v)
     }
 
     /// How many counters there are.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.entries.len()
     }
 
     /// Whether nothing was counted.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries.is_empty()
     }
 
     /// Adds `n` to `(instance, name)`.
     #[inline]
     pub(crate) fn add(&mut self, instance: InstanceId, name: &'static str, n: u64) {
         // The same name is nearly always the same static string: compare addresses first.
-        let same = |(i, s): &(InstanceId, &'static str)| {
-            *i == instance && (core::ptr::eq(*s, name) || *s == name)
-        };
-        if let Some((_, v)) = self.0.iter_mut().find(|(k, _)| same(k)) {
+        if let Some(((i, s), v)) = self.entries.get_mut(self.last)
+            && *i == instance
+            && core::ptr::eq(*s, name)
+        {
             *v += n;
             return;
         }
-        let at = self.0.partition_point(|(k, _)| *k < (instance, name));
-        self.0.insert(at, ((instance, name), n));
+        self.add_slow(instance, name, n);
+    }
+
+    #[inline(never)]
+    fn add_slow(&mut self, instance: InstanceId, name: &'static str, n: u64) {
+        let same = |(i, s): &(InstanceId, &'static str)| {
+            *i == instance && (core::ptr::eq(*s, name) || *s == name)
+        };
+        if let Some(at) = self.entries.iter().position(|(k, _)| same(k)) {
+            self.entries[at].1 += n;
+            self.last = at;
+            return;
+        }
+        let at = self.entries.partition_point(|(k, _)| *k < (instance, name));
+        self.entries.insert(at, ((instance, name), n));
+        self.last = at;
     }
 }
 
@@ -81,7 +108,7 @@ impl<'a> IntoIterator for &'a Counters {
         fn(&'a ((InstanceId, &'static str), u64)) -> (&'a (InstanceId, &'static str), &'a u64),
     >;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.entries.iter().map(|(k, v)| (k, v))
     }
 }
 
@@ -151,8 +178,14 @@ mod tests {
             [((a, "alpha"), 8), ((a, "zeta"), 2), ((b, "forwarded"), 5)]
         );
         assert_eq!(c.get(&(b, "forwarded")), Some(&5));
+        // Counting one name again and again (the remembered entry), then another.
+        c.add(a, "zeta", 1);
+        c.add(a, "zeta", 1);
+        c.add(b, "forwarded", 1);
+        assert_eq!(c.get(&(a, "zeta")), Some(&4));
+        assert_eq!(c.get(&(b, "forwarded")), Some(&6));
         assert_eq!(c.get(&(a, "forwarded")), None);
-        assert_eq!(c.values().sum::<u64>(), 15);
+        assert_eq!(c.values().sum::<u64>(), 18);
         assert_eq!((c.len(), c.is_empty()), (3, false));
         assert_eq!((&c).into_iter().count(), 3);
     }

@@ -104,12 +104,19 @@ enum Keyed {
 }
 
 impl Keyed {
-    #[inline]
+    #[inline(always)]
     fn get(&self, key: u64) -> Option<&Peer> {
         match self {
             Keyed::Few(list) => list.iter().find(|(k, _)| *k == key).map(|(_, p)| p),
-            Keyed::Many(map) => map.get(&key),
+            Keyed::Many(map) => Self::get_many(map, key),
         }
+    }
+
+    /// The hash map's lookup, out of line: ports with that many keys are rare, and the
+    /// probe's code would otherwise be inlined into every send on a keyed port.
+    #[inline(never)]
+    fn get_many(map: &HashMap<u64, Peer, FxBuildHasher>, key: u64) -> Option<&Peer> {
+        map.get(&key)
     }
 
     fn insert(&mut self, key: u64, peer: Peer) {
@@ -137,7 +144,8 @@ pub(crate) struct Wiring {
 }
 
 impl Wiring {
-    pub(crate) fn add_instance(&mut self, port_count: usize) {
+    /// Makes room for an instance's ports; returns the table index of its first port.
+    pub(crate) fn add_instance(&mut self, port_count: usize) -> u32 {
         let first = u32::try_from(self.ports.len()).expect("too many ports in one node");
         let count = u16::try_from(port_count).expect("more than 65535 ports in one protocol");
         // Exact growth: a million simulated nodes carry no spare capacity.
@@ -151,6 +159,7 @@ impl Wiring {
         for _ in 0..port_count {
             self.ports.push(PortWiring::default());
         }
+        first
     }
 
     #[inline]
@@ -164,7 +173,14 @@ impl Wiring {
     /// the copy into the event queue stall on store forwarding).
     #[inline]
     pub(crate) fn peer(&self, instance: InstanceId, port: u16, key: Option<u64>) -> Option<&Peer> {
-        let wiring = &self.ports[self.slot(instance, port)?];
+        self.peer_at(self.slot(instance, port)?, key)
+    }
+
+    /// Where the port at table index `slot` leads (an instance's first port's index plus
+    /// the port's own: what a handler's context computes without looking the instance up).
+    #[inline(always)]
+    pub(crate) fn peer_at(&self, slot: usize, key: Option<u64>) -> Option<&Peer> {
+        let wiring = self.ports.get(slot)?;
         match key {
             None => wiring.unkeyed.as_ref(),
             Some(key) => wiring.keyed.as_ref()?.get(key),
