@@ -2,7 +2,7 @@
 //! timers, drops and fault isolation.
 
 use vipe_rt::prelude::*;
-use vipe_rt::{HandlerKind, InstanceState, WiringError};
+use vipe_rt::{HandlerKind, WiringError};
 
 /// Demultiplexes frames by their first byte to a keyed upper port, and sends whatever
 /// comes down from above out of its lower port with the key prepended.
@@ -211,73 +211,138 @@ fn a_late_timeout_fires_everything_due_in_deadline_order() {
     assert_eq!(node.next_deadline(), Some(Instant::from_millis(30)));
 }
 
-/// Panics on a chosen payload; otherwise forwards.
-#[protocol]
-#[derive(Default)]
-struct Fragile {
-    forwarded: u64,
-}
+/// Handlers that panic: caught only with `std` (without it a handler's panic is the
+/// platform's to handle).
+#[cfg(feature = "std")]
+mod panics {
+    use super::*;
+    use vipe_rt::InstanceState;
 
-#[protocol]
-impl Fragile {
-    #[on_start]
-    fn start(&mut self, cx: &mut Cx<Self>) {
-        cx.start_periodic(FragileTimer::Beat, Duration::from_millis(1));
+    /// Panics on a chosen payload; otherwise forwards.
+    #[protocol]
+    #[derive(Default)]
+    struct Fragile {
+        forwarded: u64,
     }
 
-    #[on_packet(port = "lower")]
-    fn receive(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
-        assert_ne!(pkt.data(), b"boom", "fragile protocol got a bomb");
-        self.forwarded += 1;
-        cx.send(FragilePort::Lower, pkt);
+    #[protocol]
+    impl Fragile {
+        #[on_start]
+        fn start(&mut self, cx: &mut Cx<Self>) {
+            cx.start_periodic(FragileTimer::Beat, Duration::from_millis(1));
+        }
+
+        #[on_packet(port = "lower")]
+        fn receive(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
+            assert_ne!(pkt.data(), b"boom", "fragile protocol got a bomb");
+            self.forwarded += 1;
+            cx.send(FragilePort::Lower, pkt);
+        }
+
+        #[on_timer]
+        fn beat(&mut self, _cx: &mut Cx<Self>) {}
     }
 
-    #[on_timer]
-    fn beat(&mut self, _cx: &mut Cx<Self>) {}
-}
+    #[test]
+    fn a_panicking_handler_stops_only_its_instance() {
+        let mut node = Node::new(NodeId(3));
+        let fragile = node.add(Fragile::default());
+        let sturdy = node.add(Upper::default());
+        let d0 = node.add_device("eth0", DeviceKind::Frame);
+        let d1 = node.add_device("eth1", DeviceKind::Frame);
+        node.attach(d0, fragile.port(FragilePort::Lower)).unwrap();
+        node.attach(d1, sturdy.port(UpperPort::Lower)).unwrap();
+        node.start(Instant::ZERO);
 
-#[test]
-fn a_panicking_handler_stops_only_its_instance() {
-    let mut node = Node::new(NodeId(3));
-    let fragile = node.add(Fragile::default());
-    let sturdy = node.add(Upper::default());
-    let d0 = node.add_device("eth0", DeviceKind::Frame);
-    let d1 = node.add_device("eth1", DeviceKind::Frame);
-    node.attach(d0, fragile.port(FragilePort::Lower)).unwrap();
-    node.attach(d1, sturdy.port(UpperPort::Lower)).unwrap();
-    node.start(Instant::ZERO);
+        node.handle_input(Instant::from_millis(1), d0, Packet::from_slice(b"fine"));
+        node.handle_input(Instant::from_millis(2), d0, Packet::from_slice(b"boom"));
+        node.handle_input(Instant::from_millis(3), d0, Packet::from_slice(b"after"));
+        node.handle_input(
+            Instant::from_millis(4),
+            d1,
+            Packet::from_slice(b"still here"),
+        );
 
-    node.handle_input(Instant::from_millis(1), d0, Packet::from_slice(b"fine"));
-    node.handle_input(Instant::from_millis(2), d0, Packet::from_slice(b"boom"));
-    node.handle_input(Instant::from_millis(3), d0, Packet::from_slice(b"after"));
-    node.handle_input(
-        Instant::from_millis(4),
-        d1,
-        Packet::from_slice(b"still here"),
-    );
+        let faults = node.faults();
+        assert_eq!(faults.len(), 1);
+        assert_eq!(faults[0].protocol, "Fragile");
+        assert_eq!(faults[0].handler, "receive");
+        assert_eq!(faults[0].instance, fragile.id());
+        assert!(
+            faults[0].message.contains("fragile protocol got a bomb"),
+            "{}",
+            faults[0].message
+        );
+        assert_eq!(faults[0].time, Instant::from_millis(2));
 
-    let faults = node.faults();
-    assert_eq!(faults.len(), 1);
-    assert_eq!(faults[0].protocol, "Fragile");
-    assert_eq!(faults[0].handler, "receive");
-    assert_eq!(faults[0].instance, fragile.id());
-    assert!(
-        faults[0].message.contains("fragile protocol got a bomb"),
-        "{}",
-        faults[0].message
-    );
-    assert_eq!(faults[0].time, Instant::from_millis(2));
+        let states: Vec<InstanceState> = node.instances().map(|(_, _, _, s)| s).collect();
+        assert_eq!(states, [InstanceState::Failed, InstanceState::Running]);
+        assert_eq!(node.protocol(fragile).unwrap().forwarded, 1);
+        assert_eq!(
+            node.protocol(sturdy).unwrap().seen,
+            [b"still here".to_vec()]
+        );
+        assert_eq!(node.stats().drops_for("instance not running"), 1);
+        // The failed instance's periodic timer is gone: the node has nothing left to do.
+        assert_eq!(node.next_deadline(), None);
+    }
 
-    let states: Vec<InstanceState> = node.instances().map(|(_, _, _, s)| s).collect();
-    assert_eq!(states, [InstanceState::Failed, InstanceState::Running]);
-    assert_eq!(node.protocol(fragile).unwrap().forwarded, 1);
-    assert_eq!(
-        node.protocol(sturdy).unwrap().seen,
-        [b"still here".to_vec()]
-    );
-    assert_eq!(node.stats().drops_for("instance not running"), 1);
-    // The failed instance's periodic timer is gone: the node has nothing left to do.
-    assert_eq!(node.next_deadline(), None);
+    /// Copies every packet from below to both of its upper ports, in that order.
+    #[protocol]
+    struct Fanout;
+
+    #[protocol(ports(lower, first, second))]
+    impl Fanout {
+        #[on_packet(port = "lower")]
+        fn receive(&mut self, cx: &mut Cx<Self>, pkt: Packet) {
+            let mut copy = cx.alloc();
+            copy.put_slice(pkt.data());
+            cx.send(FanoutPort::First, pkt);
+            cx.send(FanoutPort::Second, copy);
+        }
+    }
+
+    #[test]
+    fn a_panic_in_the_middle_of_a_run_spares_the_events_queued_behind_it() {
+        let mut node = Node::new(NodeId(4));
+        let fanout = node.add(Fanout);
+        let fragile = node.add(Fragile::default());
+        let sturdy = node.add(Upper::default());
+        let d0 = node.add_device("eth0", DeviceKind::Frame);
+        node.attach(d0, fanout.port(FanoutPort::Lower)).unwrap();
+        node.connect(
+            fanout.port(FanoutPort::First),
+            fragile.port(FragilePort::Lower),
+        )
+        .unwrap();
+        node.connect(
+            fanout.port(FanoutPort::Second),
+            sturdy.port(UpperPort::Lower),
+        )
+        .unwrap();
+        node.start(Instant::ZERO);
+
+        // One input, three handlers in one run: Fanout, then Fragile (panics), then Upper.
+        node.handle_input(Instant::from_millis(1), d0, Packet::from_slice(b"boom"));
+        node.handle_input(Instant::from_millis(2), d0, Packet::from_slice(b"next"));
+
+        let faults = node.faults();
+        assert_eq!(faults.len(), 1);
+        assert_eq!(
+            (faults[0].instance, faults[0].handler),
+            (fragile.id(), "receive")
+        );
+        assert_eq!(
+            node.protocol(sturdy).unwrap().seen,
+            [b"boom".to_vec(), b"next".to_vec()]
+        );
+        // The second packet found Fragile stopped.
+        assert_eq!(node.stats().drops_for("instance not running"), 1);
+        // Three starts; Fanout, Fragile, Upper and Fanout again for Upper's reply (a port
+        // without a handler), then the same without Fragile.
+        assert_eq!(node.stats().events, 3 + 4 + 3);
+        assert_eq!(node.stats().drops_for("no handler for port"), 2);
+    }
 }
 
 /// Sends on a port that leads nowhere.

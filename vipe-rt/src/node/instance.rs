@@ -43,6 +43,9 @@ pub struct Fault {
 pub(crate) trait AnyInstance {
     fn start(&mut self, core: &mut NodeCore, id: InstanceId);
     fn stop(&mut self, core: &mut NodeCore, id: InstanceId);
+    /// Runs the handler of `port` without a panic guard of its own: the node's event
+    /// loop guards a whole run of deliveries at once (see `Node::run_queue_with_budget`)
+    /// and calls [`handler_panicked`](Self::handler_panicked) when one panics.
     fn deliver(
         &mut self,
         core: &mut NodeCore,
@@ -51,6 +54,10 @@ pub(crate) trait AnyInstance {
         key: Option<u64>,
         pkt: Packet,
     );
+    /// A handler of this instance panicked with `message` while handling a packet that
+    /// arrived on port `port`: stops the instance and records the fault.
+    #[cfg(feature = "std")]
+    fn handler_panicked(&mut self, core: &mut NodeCore, id: InstanceId, port: u16, message: String);
     /// (deadline, arming sequence) of the earliest armed timer.
     fn next_timer(&mut self) -> Option<(Instant, u64)>;
     /// Fires the earliest timer if it is due at `core.now`.
@@ -123,6 +130,24 @@ impl<P: Protocol> Instance<P> {
         }
     }
 
+    /// Runs `f` as a handler with no panic guard (the caller has one).
+    #[inline(always)]
+    fn run_unguarded(
+        &mut self,
+        core: &mut NodeCore,
+        id: InstanceId,
+        f: impl FnOnce(&mut P, &mut Cx<'_, P>),
+    ) {
+        core.stats.events += 1;
+        let mut cx = Cx {
+            core,
+            timers: &mut self.timers,
+            instance: id,
+            first_port: self.first_port,
+        };
+        f(&mut self.proto, &mut cx)
+    }
+
     #[cfg(feature = "std")]
     #[cold]
     fn fail(&mut self, core: &mut NodeCore, id: InstanceId, kind: HandlerKind, message: String) {
@@ -152,7 +177,7 @@ impl<P: Protocol> Instance<P> {
 }
 
 #[cfg(feature = "std")]
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     use alloc::string::ToString;
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
@@ -200,9 +225,18 @@ impl<P: Protocol> AnyInstance for Instance<P> {
             core.count_drop(Some(id), "port key out of range");
             return;
         };
-        self.run(core, id, HandlerKind::Packet(port.index()), |p, cx| {
-            p.dispatch_packet(cx, port, pkt)
-        });
+        self.run_unguarded(core, id, |p, cx| p.dispatch_packet(cx, port, pkt));
+    }
+
+    #[cfg(feature = "std")]
+    fn handler_panicked(
+        &mut self,
+        core: &mut NodeCore,
+        id: InstanceId,
+        port: u16,
+        message: String,
+    ) {
+        self.fail(core, id, HandlerKind::Packet(port), message);
     }
 
     #[inline]

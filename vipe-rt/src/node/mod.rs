@@ -246,6 +246,10 @@ pub struct Node {
     /// the last scan of `handle_timeout` (no handler ran after it), cleared by anything
     /// that may run a handler. Saves `next_deadline` a second scan.
     deadline_hint: Option<Option<Instant>>,
+    /// The instance and port of the packet being delivered, for the panic guard around
+    /// the event loop to say whose handler failed.
+    #[cfg(feature = "std")]
+    delivering: (InstanceId, u16),
 }
 
 impl Node {
@@ -263,6 +267,8 @@ impl Node {
             max_events_per_call: config.max_events_per_call.max(1),
             started: false,
             deadline_hint: None,
+            #[cfg(feature = "std")]
+            delivering: (InstanceId(0), 0),
         }
     }
 
@@ -438,21 +444,8 @@ impl Node {
         let meta = pkt.meta_mut();
         meta.ingress = Some(device);
         meta.rx_time = self.core.now;
-        if self.core.queue.is_empty() {
-            // Nothing queued before it: deliver straight away (the same order as going
-            // through the queue, without the round trip).
-            self.instances[usize::from(to.instance.0)].deliver(
-                &mut self.core,
-                to.instance,
-                to.port,
-                to.key,
-                pkt,
-            );
-            self.run_queue_with_budget(self.max_events_per_call - 1);
-        } else {
-            self.core.queue.push_back(Event { to, pkt });
-            self.run_queue();
-        }
+        self.core.queue.push_back(Event { to, pkt });
+        self.run_queue();
     }
 
     /// Time is now `now`: fires every timer due by then, in (deadline, arming) order,
@@ -608,13 +601,45 @@ impl Node {
 
     /// Delivers queued events until the queue is empty or `budget` events have run.
     /// Returns how many ran.
+    ///
+    /// On `std`, one panic guard covers the whole run rather than one per handler (a
+    /// guard per handler cost every delivery its own unwinding frame): a handler that
+    /// panics stops its instance (see [`Node::faults`]), its packet is dropped, and the
+    /// run goes on with the next event.
     #[inline]
     fn run_queue_with_budget(&mut self, budget: u64) -> u64 {
         let mut ran = 0;
-        while ran < budget {
+        #[cfg(feature = "std")]
+        loop {
+            let outcome = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+                self.deliver_queued(budget, &mut ran)
+            }));
+            match outcome {
+                Ok(()) => return ran,
+                Err(payload) => {
+                    ran += 1;
+                    self.delivery_panicked(payload.as_ref());
+                }
+            }
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            self.deliver_queued(budget, &mut ran);
+            ran
+        }
+    }
+
+    /// The event loop itself, unguarded: [`run_queue_with_budget`](Self::run_queue_with_budget)'s body.
+    #[inline(always)]
+    fn deliver_queued(&mut self, budget: u64, ran: &mut u64) {
+        while *ran < budget {
             let Some(Event { to, pkt }) = self.core.queue.pop_front() else {
                 break;
             };
+            #[cfg(feature = "std")]
+            {
+                self.delivering = (to.instance, to.port);
+            }
             self.instances[usize::from(to.instance.0)].deliver(
                 &mut self.core,
                 to.instance,
@@ -622,9 +647,24 @@ impl Node {
                 to.key,
                 pkt,
             );
-            ran += 1;
+            *ran += 1;
         }
-        ran
+    }
+
+    /// The handler delivering [`delivering`](Self::delivering) panicked: its instance
+    /// is stopped and the fault recorded.
+    #[cfg(feature = "std")]
+    #[cold]
+    #[inline(never)]
+    fn delivery_panicked(&mut self, payload: &(dyn core::any::Any + Send)) {
+        let (instance, port) = self.delivering;
+        let message = instance::panic_message(payload);
+        self.instances[usize::from(instance.0)].handler_panicked(
+            &mut self.core,
+            instance,
+            port,
+            message,
+        );
     }
 }
 
