@@ -6,7 +6,9 @@
 //!
 //! It sits between IPv4 and Ethernet: IPv4 packets come down on `ip` with
 //! `meta().next_hop` set and leave on `link` with `meta().link_dst` set; IPv4 frames from
-//! `link` go straight up to `ip`; ARP's own packets use `arp`.
+//! `link` go straight up to `ip`; ARP's own packets use `arp`. (The stacks in
+//! [`crate::stack`] wire received IPv4 frames from Ethernet to IPv4 directly, one way,
+//! so they skip this pass-through.)
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;

@@ -68,11 +68,17 @@ fn link(
         ethernet.port(EthernetPort::Upper(ETHERTYPE_ARP)),
         arp.port(ArpPort::Arp),
     )?;
-    node.connect(
-        ethernet.port(EthernetPort::Upper(ETHERTYPE_IPV4)),
-        arp.port(ArpPort::Link),
-    )?;
+    // IPv4 packets go down through ARP, which resolves their next hop, and come up from
+    // Ethernet straight to IPv4: ARP would only pass them on.
     node.connect(arp.port(ArpPort::Ip), ipv4.port(Ipv4Port::Lower(index)))?;
+    node.connect_one_way(
+        arp.port(ArpPort::Link),
+        ethernet.port(EthernetPort::Upper(ETHERTYPE_IPV4)),
+    )?;
+    node.connect_one_way(
+        ethernet.port(EthernetPort::Upper(ETHERTYPE_IPV4)),
+        ipv4.port(Ipv4Port::Lower(index)),
+    )?;
     Ok(Link { ethernet, arp })
 }
 

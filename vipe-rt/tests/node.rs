@@ -111,6 +111,57 @@ fn received_packets_carry_ingress_and_time() {
 }
 
 #[test]
+fn one_way_connections_lead_only_where_they_say() {
+    let mut node = Node::new(NodeId(9));
+    let inbound = node.add_named(Demux { unknown: 0 }, "inbound");
+    let outbound = node.add_named(Demux { unknown: 0 }, "outbound");
+    let upper = node.add(Upper::default());
+    let d0 = node.add_device("eth0", DeviceKind::Frame);
+    let d1 = node.add_device("eth1", DeviceKind::Frame);
+    node.attach(d0, inbound.port(DemuxPort::Lower)).unwrap();
+    node.attach(d1, outbound.port(DemuxPort::Lower)).unwrap();
+    // Up from `inbound`, down through `outbound`: Upper's replies do not go back the way
+    // its packets came.
+    node.connect_one_way(
+        inbound.port(DemuxPort::Upper(b'a')),
+        upper.port(UpperPort::Lower),
+    )
+    .unwrap();
+    node.connect_one_way(
+        upper.port(UpperPort::Lower),
+        outbound.port(DemuxPort::Upper(b'z')),
+    )
+    .unwrap();
+    node.start(Instant::ZERO);
+
+    node.handle_input(Instant::ZERO, d0, Packet::from_slice(b"ahello"));
+    assert_eq!(node.protocol(upper).unwrap().seen, [b"hello".to_vec()]);
+    let sent = node.poll_transmit().expect("the reply goes out");
+    assert_eq!((sent.device, sent.packet.data()), (d1, &b"zHELLO"[..]));
+    assert!(node.poll_transmit().is_none());
+
+    // A port leads to one place, whichever way it was connected.
+    let again = node.connect_one_way(
+        inbound.port(DemuxPort::Upper(b'a')),
+        upper.port(UpperPort::Lower),
+    );
+    assert!(
+        matches!(again, Err(WiringError::AlreadyConnected { port }) if port == "inbound.upper[0x61]")
+    );
+    let both = node.connect(
+        upper.port(UpperPort::Lower),
+        inbound.port(DemuxPort::Upper(b'b')),
+    );
+    assert!(matches!(both, Err(WiringError::AlreadyConnected { .. })));
+    // Being the target of a one-way connection leaves a port free to lead elsewhere.
+    node.connect_one_way(
+        outbound.port(DemuxPort::Upper(b'z')),
+        upper.port(UpperPort::Lower),
+    )
+    .unwrap();
+}
+
+#[test]
 fn wiring_mistakes_are_errors_that_say_what_to_change() {
     let (mut node, dev, demux, a, _) = demux_node();
     let err = node

@@ -363,6 +363,24 @@ impl Node {
         Ok(())
     }
 
+    /// Connects one way: what `from` sends arrives at `to`; what `to` sends goes where
+    /// `to` is connected (if anywhere), not necessarily back to `from`.
+    ///
+    /// For a path that skips a layer in one direction only: an IPv4 packet received by
+    /// Ethernet goes straight up to IPv4, while IPv4's packets go down through ARP to
+    /// have their next hop resolved (a layer that only passes packets on costs a whole
+    /// handler invocation per packet).
+    pub fn connect_one_way(&mut self, from: PortRef, to: PortRef) -> Result<(), WiringError> {
+        self.check_port(from)?;
+        self.check_port(to)?;
+        if self.core.wiring.set(from, Peer::Port(to)).is_err() {
+            return Err(WiringError::AlreadyConnected {
+                port: self.port_text(from),
+            });
+        }
+        Ok(())
+    }
+
     /// Attaches `device` to `port`: frames received on the device arrive at the port,
     /// and what the port sends is transmitted on the device.
     pub fn attach(&mut self, device: DeviceId, port: PortRef) -> Result<(), WiringError> {
