@@ -316,6 +316,7 @@ impl Packet {
     }
 
     /// Prepends a copy of `bytes`.
+    #[inline]
     pub fn push_slice(&mut self, bytes: &[u8]) {
         self.push(bytes.len()).copy_from_slice(bytes);
     }
@@ -347,11 +348,13 @@ impl Packet {
     }
 
     /// Appends a copy of `bytes`.
+    #[inline]
     pub fn put_slice(&mut self, bytes: &[u8]) {
         self.put(bytes.len()).copy_from_slice(bytes);
     }
 
     /// Removes `n` bytes from the back (padding, a trailer).
+    #[inline]
     pub fn trim(&mut self, n: usize) -> Result<(), PacketError> {
         let len = self.len();
         if n > len {
@@ -362,6 +365,7 @@ impl Packet {
     }
 
     /// Shortens the data to `len` bytes; does nothing if it is already that short.
+    #[inline]
     pub fn truncate(&mut self, len: usize) {
         if len < self.len() {
             let b = self.bm();
