@@ -84,6 +84,15 @@ fn run(
     platform
         .run(Some(options.duration), |_| false)
         .map_err(|e| e.to_string())?;
+    let stats = platform.stats();
+    println!(
+        "  Linux loop: {} frames read in {} batches ({:.1} a batch), {} written, {} wake-ups",
+        stats.received,
+        stats.read_batches,
+        stats.received as f64 / stats.read_batches.max(1) as f64,
+        stats.sent,
+        stats.wakeups
+    );
     Ok(platform.into_node())
 }
 
