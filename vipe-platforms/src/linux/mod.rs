@@ -58,6 +58,9 @@ const DEVICE_WAIT_MARGIN: StdDuration = StdDuration::from_millis(10);
 /// Headroom left in front of a received frame, for headers pushed when it is forwarded.
 const RX_HEADROOM: usize = 64;
 
+/// Most written packets kept for reuse by the next reads (two batches).
+const SPARE_PACKETS: usize = 2 * BATCH;
+
 /// Room for one read from a TAP with the virtio-net header: the header, an Ethernet
 /// header with an 802.1Q tag and a 64 KB IP datagram.
 const VNET_READ_ROOM: usize = VNET_HDR_LEN + 18 + 65535;
@@ -148,6 +151,9 @@ pub struct LinuxPlatform {
     rx: Vec<Packet>,
     /// Transmits of the node being sent (reused).
     tx: Vec<Transmit>,
+    /// Packets just written to a device, kept for the next reads from a TAP (emptied
+    /// then): the trip back through the pool and out again costs more than reusing them.
+    spare: Vec<Packet>,
     started: bool,
     /// Turns in a row that skipped `epoll_wait` because a device still had data.
     busy_turns: u32,
@@ -208,6 +214,7 @@ impl LinuxPlatform {
             stats: LoopStats::default(),
             rx: Vec::with_capacity(BATCH),
             tx: Vec::with_capacity(BATCH),
+            spare: Vec::with_capacity(SPARE_PACKETS),
             started: false,
             busy_turns: 0,
             stop_requested: StopFlag::new()?,
@@ -494,7 +501,9 @@ impl LinuxPlatform {
         }
         let pool = self.node.pool().clone();
         let result = match &mut port.backend {
-            Backend::Tap(tap) => read_tap_batch(tap, &pool, &mut self.rx, &mut self.stats),
+            Backend::Tap(tap) => {
+                read_tap_batch(tap, &pool, &mut self.spare, &mut self.rx, &mut self.stats)
+            }
             Backend::Udp(udp) => {
                 let rx = &mut self.rx;
                 udp.recv_batch(wait, |data, from| {
@@ -591,7 +600,11 @@ impl LinuxPlatform {
                 Backend::Udp(udp) => send_udp_run(udp, run, capture, now, &mut self.stats),
             }
         }
-        tx.clear();
+        for t in tx.drain(..) {
+            if self.spare.len() < SPARE_PACKETS {
+                self.spare.push(t.packet);
+            }
+        }
         self.tx = tx;
     }
 
@@ -624,17 +637,25 @@ impl LinuxPlatform {
     }
 }
 
-/// Reads up to [`BATCH`] frames, each straight into a pool buffer (no allocation per
-/// frame). `Ok(true)` when the batch filled up (more may be waiting).
+/// Reads up to [`BATCH`] frames, each straight into a packet buffer (a spare one just
+/// written, or one from the pool: no allocation per frame). `Ok(true)` when the batch
+/// filled up (more may be waiting).
 fn read_tap_batch(
     tap: &mut TapDevice,
     pool: &vipe_rt::PacketPool,
+    spare: &mut Vec<Packet>,
     rx: &mut Vec<Packet>,
     stats: &mut LoopStats,
 ) -> io::Result<bool> {
     let vnet = tap.offloads().is_some();
     for _ in 0..BATCH {
-        let mut pkt = pool.alloc_with_headroom(RX_HEADROOM);
+        let mut pkt = match spare.pop() {
+            Some(mut pkt) => {
+                pkt.reset(RX_HEADROOM);
+                pkt
+            }
+            None => pool.alloc_with_headroom(RX_HEADROOM),
+        };
         let room = if vnet {
             // The pool's buffers grow to this once and are recycled at that size.
             pkt.tailroom().max(VNET_READ_ROOM)
