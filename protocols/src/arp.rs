@@ -91,6 +91,17 @@ pub struct Arp {
     pending: BTreeMap<u32, Pending>,
     /// Bytes queued for all unresolved addresses.
     queued_bytes: usize,
+    /// The next hop last resolved from `cache`, with its entry's MAC and expiry, so a run
+    /// of packets to one neighbour skips the map lookup. Cleared whenever `cache` changes.
+    last_resolved: Option<Resolved>,
+}
+
+/// A cache entry as [`Arp::rx_ip`] last found it.
+#[derive(Clone, Copy, Debug)]
+struct Resolved {
+    ip: u32,
+    mac: [u8; 6],
+    expires: Instant,
 }
 
 impl Arp {
@@ -103,6 +114,7 @@ impl Arp {
             learnings: 0,
             pending: BTreeMap::new(),
             queued_bytes: 0,
+            last_resolved: None,
         }
     }
 
@@ -133,7 +145,27 @@ impl Arp {
         self.config.addrs.contains(&Ipv4Addr::from(ip))
     }
 
+    /// The fresh cached MAC of next hop `ip` (a unicast address), remembering the entry for
+    /// the next packet.
+    #[inline]
+    fn resolve(&mut self, ip: u32, now: Instant) -> Option<[u8; 6]> {
+        if let Some(last) = self.last_resolved
+            && last.ip == ip
+            && last.expires > now
+        {
+            return Some(last.mac);
+        }
+        let entry = self.cache.get(&ip).filter(|e| e.expires > now)?;
+        self.last_resolved = Some(Resolved {
+            ip,
+            mac: entry.mac,
+            expires: entry.expires,
+        });
+        Some(entry.mac)
+    }
+
     fn learn(&mut self, cx: &mut Cx<Self>, ip: [u8; 4], mac: [u8; 6]) {
+        self.last_resolved = None;
         let key = u32::from_be_bytes(ip);
         let learned = self.learnings;
         self.learnings += 1;
@@ -253,6 +285,7 @@ impl Arp {
         if pkt.meta().mark == crate::ipv4::REVALIDATE_NEXT_HOP {
             // Negative advice from above (RFC 1122 2.3.2.1): resolve this hop afresh.
             pkt.meta_mut().mark = 0;
+            self.last_resolved = None;
             if let Some(old) = self.cache.remove(&u32::from(next_hop)) {
                 self.order.remove(&old.learned);
                 cx.count("arp entries revalidated");
@@ -265,7 +298,7 @@ impl Arp {
             let o = next_hop.octets();
             Some([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]])
         } else {
-            self.lookup(next_hop, cx.now())
+            self.resolve(u32::from(next_hop), cx.now())
         };
         if let Some(mac) = mac {
             pkt.meta_mut().link_dst = Some(mac);
@@ -316,6 +349,7 @@ impl Arp {
     #[on_timer]
     fn sweep(&mut self, cx: &mut Cx<Self>) {
         let now = cx.now();
+        self.last_resolved = None;
         let order = &mut self.order;
         self.cache.retain(|_, e| {
             let fresh = e.expires > now;

@@ -1,6 +1,12 @@
 //! Ethernet II: demultiplexes received frames to upper protocols by EtherType (looking
 //! through one 802.1Q tag), filters by destination MAC, and frames what the upper
 //! protocols send.
+//!
+//! Ports: `lower` to the device; `upper(ethertype)` to the protocol of each EtherType,
+//! both ways; `tx(ethertype)` takes packets to send only, for a protocol that hands down
+//! another's packets: [`crate::stack`] wires IPv4 to `upper(0x0800)` (it receives
+//! straight from Ethernet) and ARP to `tx(0x0800)` (it sends what IPv4 sent it, once
+//! the next hop is resolved).
 
 use alloc::vec::Vec;
 
@@ -58,7 +64,7 @@ impl Ethernet {
     }
 }
 
-#[protocol(ports(lower, upper(u16)))]
+#[protocol(ports(lower, upper(u16), tx(u16)))]
 impl Ethernet {
     /// A frame from the wire.
     #[on_packet(port = "lower")]
@@ -88,7 +94,21 @@ impl Ethernet {
 
     /// A packet from an upper protocol, with `meta().link_dst` set.
     #[on_packet(port = "upper")]
-    fn rx_upper(&mut self, cx: &mut Cx<Self>, mut pkt: Packet, ethertype: u16) {
+    fn rx_upper(&mut self, cx: &mut Cx<Self>, pkt: Packet, ethertype: u16) {
+        self.send_frame(cx, pkt, ethertype);
+    }
+
+    /// A packet to send with EtherType `ethertype`, with `meta().link_dst` set, from a
+    /// protocol that hands down another's packets (ARP, for IPv4): framed as on `upper`.
+    #[on_packet(port = "tx")]
+    fn rx_tx(&mut self, cx: &mut Cx<Self>, pkt: Packet, ethertype: u16) {
+        self.send_frame(cx, pkt, ethertype);
+    }
+
+    /// Frames `pkt` with `ethertype`, from this interface to `meta().link_dst`, padded to
+    /// the minimum frame, and sends it to the device.
+    #[inline]
+    fn send_frame(&mut self, cx: &mut Cx<Self>, mut pkt: Packet, ethertype: u16) {
         let Some(dst) = pkt.meta().link_dst else {
             return cx.drop_packet(pkt, "no link-layer destination");
         };
@@ -97,9 +117,7 @@ impl Ethernet {
             src: self.mac,
             ethertype,
         };
-        if let Err(e) = header.push_onto(&mut pkt) {
-            return cx.drop_packet(pkt, e.reason());
-        }
+        header.push_fixed(&mut pkt);
         // Pad to the 60-byte minimum as a NIC would (the FCS is not carried).
         let short = MIN_FRAME.saturating_sub(pkt.len());
         if short > 0 {

@@ -68,9 +68,15 @@ fn link(
         ethernet.port(EthernetPort::Upper(ETHERTYPE_ARP)),
         arp.port(ArpPort::Arp),
     )?;
+    // Received IPv4 frames go from Ethernet straight to IPv4; what IPv4 sends goes
+    // through ARP, which resolves the next hop and hands it to Ethernet's `tx`.
     node.connect(
         ethernet.port(EthernetPort::Upper(ETHERTYPE_IPV4)),
+        ipv4.port(Ipv4Port::Link(index)),
+    )?;
+    node.connect(
         arp.port(ArpPort::Link),
+        ethernet.port(EthernetPort::Tx(ETHERTYPE_IPV4)),
     )?;
     node.connect(arp.port(ArpPort::Ip), ipv4.port(Ipv4Port::Lower(index)))?;
     Ok(Link { ethernet, arp })
