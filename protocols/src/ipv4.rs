@@ -8,7 +8,12 @@
 //! and received ones may come up it), `link(iface)` for received datagrams straight from
 //! the interface's link layer (receive only: [`crate::stack`] wires Ethernet's
 //! `upper(0x0800)` here, so received datagrams skip ARP), `upper(protocol)` to ICMP, UDP,
-//! TCP. Upper protocols send with `meta().dst` (and optionally `meta().src`) set; packets
+//! TCP.
+//!
+//! A router's IPv4 (wired by [`crate::stack`]) also learns from ARP's
+//! [`NEIGHBOUR_NOTICE`]s which neighbours are resolved, until when: a datagram it forwards
+//! to one of them gets `meta().link_dst` here and goes to Ethernet by `link(iface)`
+//! directly, as ARP would have sent it; every other datagram goes down `lower(iface)`. Upper protocols send with `meta().dst` (and optionally `meta().src`) set; packets
 //! they receive carry the addresses in `meta().src`/`dst`, the IP header length in
 //! `meta().network_header_len` and the TOS octet in `meta().tos`. A datagram an upper
 //! protocol sends gets `meta().tos` as its TOS octet (Diffserv and ECN, RFC 2474 / 3168)
@@ -16,12 +21,14 @@
 
 pub mod reassembly;
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use vipe_rt::prelude::*;
 use vipe_rt::{Header, Options, gso};
 
+use crate::arp::NEIGHBOUR_NOTICE;
 use crate::wire::Ipv4Header;
 use crate::wire::icmp::{
     self, CODE_FRAG_NEEDED, CODE_NET_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE,
@@ -179,12 +186,23 @@ const MAX_DOUBTFUL: usize = 16;
 /// `next_hop` on an interface of `mtu`. It is derived only from the interfaces and the
 /// routing table, which do not change after [`Ipv4::new`], so it stays valid while `dst`
 /// matches (anything that changed them would have to clear it).
+///
+/// `neighbour` is the next hop's MAC as ARP last notified it, if it did; ARP's notices
+/// keep it current.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Forwarding {
     dst: Ipv4Addr,
     route: Route,
     next_hop: Ipv4Addr,
     mtu: usize,
+    neighbour: Option<Neighbour>,
+}
+
+/// A neighbour's MAC as ARP notified it, valid until `expires`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Neighbour {
+    mac: [u8; 6],
+    expires: Instant,
 }
 
 /// The IPv4 protocol of a node.
@@ -208,6 +226,9 @@ pub struct Ipv4 {
     /// The last destination forwarded to, so a run of datagrams to it skips the
     /// is-it-local, broadcast and route lookups.
     last_forwarded: Option<Forwarding>,
+    /// Neighbours ARP notified as resolved, by (interface, address): a mirror of the
+    /// unicast entries of each interface's ARP cache (ARP notifies what it forgets too).
+    neighbours: BTreeMap<(u8, u32), Neighbour>,
 }
 
 impl Ipv4 {
@@ -259,6 +280,7 @@ impl Ipv4 {
             reassembly,
             doubtful: Vec::new(),
             last_forwarded: None,
+            neighbours: BTreeMap::new(),
         }
     }
 
@@ -344,7 +366,47 @@ impl Ipv4 {
             route,
             next_hop,
             mtu: iface.mtu,
+            neighbour: None,
         })
+    }
+
+    /// A [`NEIGHBOUR_NOTICE`] from interface `iface`'s ARP: files or forgets the mapping.
+    /// Ignored unless `link(iface)` leads to the link layer (else there is no way to use it).
+    fn neighbour_notice(&mut self, cx: &mut Cx<Self>, pkt: Packet, iface: u8) {
+        let (Some(IpAddr::V4(addr)), Ok(expires)) =
+            (pkt.meta().next_hop, <[u8; 8]>::try_from(pkt.data()))
+        else {
+            return cx.drop_packet(pkt, "malformed neighbour notice");
+        };
+        if !cx.is_connected(Ipv4Port::Link(iface)) {
+            return;
+        }
+        let key = (iface, u32::from(addr));
+        let neighbour = pkt.meta().link_dst.map(|mac| Neighbour {
+            mac,
+            expires: Instant::from_nanos(u64::from_be_bytes(expires)),
+        });
+        match neighbour {
+            Some(n) => self.neighbours.insert(key, n),
+            None => self.neighbours.remove(&key),
+        };
+        if let Some(way) = &mut self.last_forwarded
+            && way.route.iface == iface
+            && way.next_hop == addr
+        {
+            way.neighbour = neighbour;
+        }
+    }
+
+    /// Forgets what ARP notified about `hop` on `iface` (its next datagram revalidates it).
+    fn forget_neighbour(&mut self, iface: u8, hop: Ipv4Addr) {
+        self.neighbours.remove(&(iface, u32::from(hop)));
+        if let Some(way) = &mut self.last_forwarded
+            && way.route.iface == iface
+            && way.next_hop == hop
+        {
+            way.neighbour = None;
+        }
     }
 
     /// [`Ipv4::transmit`] once the next hop and MTU are known.
@@ -361,12 +423,20 @@ impl Ipv4 {
             route,
             next_hop,
             mtu,
+            ..
         } = way;
         pkt.meta_mut().next_hop = Some(IpAddr::V4(next_hop));
         if pkt.meta().offload.is_active() {
             return self.transmit_offloaded(cx, pkt, dst, route, mtu, arrived_on);
         }
         if pkt.len() <= mtu {
+            if let Some(n) = way.neighbour
+                && n.expires > cx.now()
+            {
+                // As ARP would: framed for the neighbour, straight to the link layer.
+                pkt.meta_mut().link_dst = Some(n.mac);
+                return cx.send(Ipv4Port::Link(route.iface), pkt);
+            }
             return cx.send(Ipv4Port::Lower(route.iface), pkt);
         }
         self.fragment(cx, pkt, way, arrived_on);
@@ -565,6 +635,7 @@ impl Ipv4 {
                     let hop = route.next_hop.unwrap_or(dst);
                     if let Some(i) = self.doubtful.iter().position(|&d| d == hop) {
                         self.doubtful.swap_remove(i);
+                        self.forget_neighbour(route.iface, hop);
                         pkt.meta_mut().mark = REVALIDATE_NEXT_HOP;
                         cx.count("next hops revalidated after negative advice");
                     }
@@ -783,6 +854,9 @@ impl Ipv4 {
     /// A datagram from interface `iface`, by way of its ARP instance.
     #[on_packet(port = "lower")]
     fn rx_lower(&mut self, cx: &mut Cx<Self>, pkt: Packet, iface: u8) {
+        if pkt.meta().mark == NEIGHBOUR_NOTICE {
+            return self.neighbour_notice(cx, pkt, iface);
+        }
         self.rx_link(cx, pkt, iface);
     }
 
@@ -911,11 +985,15 @@ impl Ipv4 {
             cx.drop_packet(pkt, "no route to destination");
             return None;
         };
-        let Some(way) = self.forwarding(dst, route) else {
+        let Some(mut way) = self.forwarding(dst, route) else {
             cx.count("datagrams forwarded");
             cx.drop_packet(pkt, "route to a missing interface");
             return None;
         };
+        way.neighbour = self
+            .neighbours
+            .get(&(route.iface, u32::from(way.next_hop)))
+            .copied();
         self.last_forwarded = Some(way);
         Some((pkt, way))
     }

@@ -57,19 +57,20 @@ fn link(
     addr: Ipv4Addr,
     index: u8,
     ipv4: Handle<Ipv4>,
+    notify_ip: bool,
 ) -> Result<Link, WiringError> {
     let ethernet = node.add_named(Ethernet::new(mac), &alloc::format!("eth{index}"));
-    let arp = node.add_named(
-        Arp::new(ArpConfig::new(mac, alloc::vec![addr])),
-        &alloc::format!("arp{index}"),
-    );
+    let mut config = ArpConfig::new(mac, alloc::vec![addr]);
+    config.notify_ip = notify_ip;
+    let arp = node.add_named(Arp::new(config), &alloc::format!("arp{index}"));
     node.attach(device, ethernet.port(EthernetPort::Lower))?;
     node.connect(
         ethernet.port(EthernetPort::Upper(ETHERTYPE_ARP)),
         arp.port(ArpPort::Arp),
     )?;
     // Received IPv4 frames go from Ethernet straight to IPv4; what IPv4 sends goes
-    // through ARP, which resolves the next hop and hands it to Ethernet's `tx`.
+    // through ARP, which resolves the next hop and hands it to Ethernet's `tx` (or, with
+    // `notify_ip`, straight to Ethernet if forwarded to a neighbour ARP has resolved).
     node.connect(
         ethernet.port(EthernetPort::Upper(ETHERTYPE_IPV4)),
         ipv4.port(Ipv4Port::Link(index)),
@@ -92,7 +93,7 @@ pub fn host(
     gateway: Option<Ipv4Addr>,
 ) -> Result<HostStack, WiringError> {
     let ipv4 = node.add(Ipv4::new(Ipv4Config::host(iface, gateway)));
-    let link = link(node, device, mac, iface.addr, 0, ipv4)?;
+    let link = link(node, device, mac, iface.addr, 0, ipv4, false)?;
     let icmp = node.add(Icmp::new());
     let udp = node.add(Udp::new(iface.addr));
     node.connect(
@@ -144,7 +145,16 @@ pub fn router(
     let ipv4 = node.add(Ipv4::new(config));
     let mut links = Vec::new();
     for (index, (device, mac, iface)) in interfaces.iter().enumerate() {
-        links.push(link(node, *device, *mac, iface.addr, index as u8, ipv4)?);
+        // ARP tells IPv4 its neighbours: forwarded datagrams to them skip ARP.
+        links.push(link(
+            node,
+            *device,
+            *mac,
+            iface.addr,
+            index as u8,
+            ipv4,
+            true,
+        )?);
     }
     let icmp = node.add(Icmp::new());
     node.connect(

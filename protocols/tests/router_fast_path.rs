@@ -382,3 +382,272 @@ fn push_fixed_writes_what_push_onto_writes() {
         );
     }
 }
+
+mod stack_router {
+    //! `stack::router` (received IPv4 straight from Ethernet; ARP notifying IPv4, which
+    //! frames forwarded datagrams to resolved neighbours itself) sends exactly the frames
+    //! of a router wired the old way, every IPv4 packet through ARP both ways.
+
+    use super::*;
+    use vipe_protocols::icmp::{Icmp, IcmpPort};
+    use vipe_protocols::stack;
+    use vipe_protocols::wire::ethernet::{ETHERTYPE_ARP, ETHERTYPE_IPV4};
+
+    const A: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
+    const R1: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
+    const R2: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 1);
+    const B: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
+
+    fn mac(n: u8) -> [u8; 6] {
+        [2, 0, 0, 0, 0, n]
+    }
+
+    fn iface(addr: Ipv4Addr) -> Interface {
+        Interface {
+            addr,
+            prefix_len: 24,
+            mtu: 1500,
+        }
+    }
+
+    fn build(new_wiring: bool) -> (Node, [DeviceId; 2]) {
+        let mut node = Node::new(NodeId(0));
+        let devs = [0, 1].map(|i| node.add_device(&format!("eth{i}"), DeviceKind::Frame));
+        let ifaces = [(devs[0], mac(1), iface(R1)), (devs[1], mac(2), iface(R2))];
+        if new_wiring {
+            stack::router(&mut node, &ifaces, vec![]).unwrap();
+        } else {
+            let config = Ipv4Config::router(ifaces.iter().map(|i| i.2).collect(), vec![]);
+            let ipv4 = node.add(Ipv4::new(config));
+            for (index, (dev, mac, iface)) in ifaces.into_iter().enumerate() {
+                let eth = node.add(Ethernet::new(mac));
+                let arp = node.add(Arp::new(ArpConfig::new(mac, vec![iface.addr])));
+                node.attach(dev, eth.port(EthernetPort::Lower)).unwrap();
+                node.connect(
+                    eth.port(EthernetPort::Upper(ETHERTYPE_ARP)),
+                    arp.port(ArpPort::Arp),
+                )
+                .unwrap();
+                node.connect(
+                    eth.port(EthernetPort::Upper(ETHERTYPE_IPV4)),
+                    arp.port(ArpPort::Link),
+                )
+                .unwrap();
+                node.connect(
+                    arp.port(ArpPort::Ip),
+                    ipv4.port(Ipv4Port::Lower(index as u8)),
+                )
+                .unwrap();
+            }
+            let icmp = node.add(Icmp::new());
+            node.connect(ipv4.port(Ipv4Port::Upper(1)), icmp.port(IcmpPort::Ip))
+                .unwrap();
+        }
+        node.start(Instant::ZERO);
+        (node, devs)
+    }
+
+    fn frame(dst: [u8; 6], src: [u8; 6], ethertype: u16, body: &[u8]) -> Vec<u8> {
+        let mut pkt = Packet::from_slice(body);
+        EthernetHeader {
+            dst,
+            src,
+            ethertype,
+        }
+        .push_fixed(&mut pkt);
+        pkt.data().to_vec()
+    }
+
+    fn udp(ttl: u8) -> Vec<u8> {
+        frame(mac(1), mac(0xa), ETHERTYPE_IPV4, &datagram_from(A, B, ttl))
+    }
+
+    fn datagram_from(src: Ipv4Addr, dst: Ipv4Addr, ttl: u8) -> Vec<u8> {
+        let mut d = datagram(dst, ttl, 0, 120);
+        d[12..16].copy_from_slice(&src.octets());
+        Ipv4Header::parse_owned(&d)
+            .map(|mut h| {
+                h.checksum = 0;
+                h.emit(&mut d).unwrap();
+            })
+            .unwrap();
+        d
+    }
+
+    /// An ARP packet from B (at `b_mac`) to the router's eth1.
+    fn arp_from_b(oper: u16, b_mac: [u8; 6]) -> Vec<u8> {
+        let arp = ArpPacket {
+            htype: 1,
+            ptype: 0x0800,
+            hlen: 6,
+            plen: 4,
+            oper,
+            sha: b_mac,
+            spa: B.octets(),
+            tha: if oper == 2 { mac(2) } else { [0; 6] },
+            tpa: R2.octets(),
+        };
+        let mut pkt = Packet::from_slice(&[]);
+        arp.push_onto(&mut pkt).unwrap();
+        frame(mac(2), b_mac, ETHERTYPE_ARP, pkt.data())
+    }
+
+    #[test]
+    fn frames_as_the_router_wired_through_arp() {
+        let second = |s: f64| Instant::from_nanos((s * 1e9) as u64);
+        // (time, device index, frame)
+        let steps: Vec<(Instant, usize, Vec<u8>)> = vec![
+            (second(0.001), 0, udp(64)), // B unknown: queued, ARP request
+            (second(0.002), 1, arp_from_b(2, mac(0xb))),
+            (second(0.003), 0, udp(64)),
+            (second(0.004), 0, udp(64)),
+            (second(0.005), 1, arp_from_b(1, mac(0xc))), // B's MAC changed
+            (second(0.006), 0, udp(64)),
+            (second(0.007), 0, udp(1)), // time exceeded, to A (unresolved)
+            (second(30.0), 0, udp(64)),
+            (second(60.5), 0, udp(64)), // B's entry expired (learned at 5 ms)
+            (second(60.6), 0, udp(64)),
+            (second(60.7), 1, arp_from_b(2, mac(0xb))),
+            (second(60.8), 0, udp(64)),
+            (second(200.0), 0, udp(64)), // swept
+            (second(200.1), 1, arp_from_b(2, mac(0xb))),
+            (second(200.2), 0, udp(64)),
+        ];
+        let mut routers = [build(true), build(false)];
+        // Per router, per step: (device index, frame) of each frame sent.
+        type Sent = Vec<(usize, Vec<u8>)>;
+        let mut outputs: [Vec<Sent>; 2] = Default::default();
+        for ((node, devs), out) in routers.iter_mut().zip(&mut outputs) {
+            let sent = |node: &mut Node| -> Sent {
+                std::iter::from_fn(|| node.poll_transmit())
+                    .map(|t| {
+                        let dev = devs.iter().position(|&d| d == t.device).unwrap();
+                        (dev, t.packet.data().to_vec())
+                    })
+                    .collect()
+            };
+            out.push(sent(node)); // announcements
+            for (at, dev, frame) in &steps {
+                while let Some(deadline) = node.next_deadline().filter(|d| d <= at) {
+                    node.handle_timeout(deadline);
+                    out.push(sent(node));
+                }
+                node.handle_input(*at, devs[*dev], Packet::from_slice(frame));
+                out.push(sent(node));
+            }
+        }
+        assert_eq!(outputs[0], outputs[1]);
+        let frames_to = |m: [u8; 6]| {
+            outputs[0]
+                .iter()
+                .flatten()
+                .filter(|(dev, f)| *dev == 1 && f[..6] == m && f[12..14] == [8, 0])
+                .count()
+        };
+        assert_eq!((frames_to(mac(0xb)), frames_to(mac(0xc))), (8, 2));
+        let [(new, _), (old, _)] = &routers;
+        assert_eq!(new.stats().total_drops(), old.stats().total_drops());
+        assert_eq!(new.stats().drops_for("malformed neighbour notice"), 0);
+    }
+}
+
+mod notices {
+    //! IPv4 acting on ARP's neighbour notices: a datagram forwarded to a notified, unexpired
+    //! neighbour leaves by `link(iface)` with its MAC; a changed MAC is used at once; a
+    //! forgotten or expired one, or one notified while `link(iface)` leads nowhere, sends
+    //! the datagram down `lower(iface)` to ARP.
+
+    use super::*;
+    use vipe_protocols::arp::NEIGHBOUR_NOTICE;
+
+    const B: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 5);
+
+    struct Fixture {
+        node: Node,
+        input: DeviceId,
+        lower1: DeviceId,
+        link1: Option<DeviceId>,
+    }
+
+    fn fixture(link_connected: bool) -> Fixture {
+        let iface = |addr| Interface {
+            addr,
+            prefix_len: 24,
+            mtu: 1500,
+        };
+        let mut node = Node::new(NodeId(0));
+        let ip = node.add(Ipv4::new(Ipv4Config::router(
+            vec![iface(R0), iface(R1)],
+            vec![],
+        )));
+        let input = node.add_device("in", DeviceKind::Frame);
+        let lower1 = node.add_device("lower1", DeviceKind::Frame);
+        node.attach(input, ip.port(Ipv4Port::Link(0))).unwrap();
+        node.attach(lower1, ip.port(Ipv4Port::Lower(1))).unwrap();
+        let link1 = link_connected.then(|| {
+            let dev = node.add_device("link1", DeviceKind::Frame);
+            node.attach(dev, ip.port(Ipv4Port::Link(1))).unwrap();
+            dev
+        });
+        node.start(Instant::ZERO);
+        Fixture {
+            node,
+            input,
+            lower1,
+            link1,
+        }
+    }
+
+    impl Fixture {
+        fn notice(&mut self, ms: u64, mac: Option<[u8; 6]>, expires_ms: u64) {
+            let expires = Instant::from_millis(expires_ms).as_nanos();
+            let mut pkt = Packet::from_slice(&expires.to_be_bytes());
+            pkt.meta_mut().mark = NEIGHBOUR_NOTICE;
+            pkt.meta_mut().next_hop = Some(IpAddr::V4(B));
+            pkt.meta_mut().link_dst = mac;
+            self.node
+                .handle_input(Instant::from_millis(ms), self.lower1, pkt);
+            assert!(self.node.poll_transmit().is_none());
+        }
+
+        /// Forwards a datagram to B at `ms`: the device it left by and its `link_dst`.
+        fn forward(&mut self, ms: u64) -> (DeviceId, Option<[u8; 6]>) {
+            let pkt = Packet::from_slice(&datagram(B, 64, 0, 100));
+            self.node
+                .handle_input(Instant::from_millis(ms), self.input, pkt);
+            let out: Vec<_> = std::iter::from_fn(|| self.node.poll_transmit()).collect();
+            assert_eq!(out.len(), 1);
+            (out[0].device, out[0].packet.meta().link_dst)
+        }
+    }
+
+    #[test]
+    fn forwarded_datagrams_go_straight_to_notified_neighbours() {
+        let mut f = fixture(true);
+        let link1 = f.link1.unwrap();
+        assert_eq!(f.forward(1), (f.lower1, None));
+        f.notice(2, Some(MAC1), 10_000);
+        assert_eq!(f.forward(3), (link1, Some(MAC1)));
+        assert_eq!(f.forward(4), (link1, Some(MAC1)));
+        f.notice(5, Some(MAC2), 10_000);
+        assert_eq!(f.forward(6), (link1, Some(MAC2)));
+        f.notice(7, None, 0);
+        assert_eq!(f.forward(8), (f.lower1, None));
+        f.notice(9, Some(MAC1), 10_000);
+        assert_eq!(f.forward(10), (link1, Some(MAC1)));
+        assert_eq!(f.forward(10_000), (f.lower1, None), "expired");
+        // Learned before the first datagram to B: the slow path finds it too.
+        let mut f = fixture(true);
+        f.notice(1, Some(MAC2), 10_000);
+        assert_eq!(f.forward(2), (link1, Some(MAC2)));
+        assert_eq!(f.node.stats().total_drops(), 0);
+    }
+
+    #[test]
+    fn notices_are_ignored_without_a_link_port() {
+        let mut f = fixture(false);
+        f.notice(1, Some(MAC1), 10_000);
+        assert_eq!(f.forward(2), (f.lower1, None));
+        assert_eq!(f.node.stats().total_drops(), 0);
+    }
+}
