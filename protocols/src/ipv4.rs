@@ -409,8 +409,9 @@ impl Ipv4 {
         }
     }
 
-    /// [`Ipv4::transmit`] once the next hop and MTU are known.
-    #[inline]
+    /// [`Ipv4::transmit`] once the next hop and MTU are known: the per-frame path of a
+    /// router (offloaded and oversized datagrams are handled out of line).
+    #[inline(always)]
     fn transmit_via(
         &mut self,
         cx: &mut Cx<Self>,
@@ -443,7 +444,9 @@ impl Ipv4 {
     }
 
     /// Sends `pkt`, longer than the MTU, in fragments; or, if it forbids fragmentation,
-    /// answers with "fragmentation needed".
+    /// answers with "fragmentation needed". Out of line: it keeps the per-frame path small.
+    #[cold]
+    #[inline(never)]
     fn fragment(
         &mut self,
         cx: &mut Cx<Self>,
@@ -775,6 +778,7 @@ impl Ipv4 {
     /// Sends an offloaded datagram out of `route`: whole if every segment it stands for
     /// fits `mtu`, else as ordinary segments, each sent (and fragmented, or refused if
     /// DF is set) like any datagram.
+    #[inline(never)]
     fn transmit_offloaded(
         &mut self,
         cx: &mut Cx<Self>,
