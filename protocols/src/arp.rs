@@ -6,9 +6,11 @@
 //!
 //! It sits between IPv4 and Ethernet: IPv4 packets come down on `ip` with
 //! `meta().next_hop` set and leave on `link` with `meta().link_dst` set; IPv4 frames from
-//! `link` go straight up to `ip`; ARP's own packets use `arp`. (The stacks in
-//! [`crate::stack`] wire received IPv4 frames from Ethernet to IPv4 directly, one way,
-//! so they skip this pass-through.)
+//! `link` go straight up to `ip`; ARP's own packets use `arp`.
+//!
+//! With [`ArpConfig::notify_ip`] on, ARP also tells IPv4 each mapping it learns or forgets
+//! ([`NEIGHBOUR_NOTICE`]), so that a router's IPv4 can frame the datagrams it forwards to
+//! a resolved neighbour itself and hand them to Ethernet directly.
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -19,6 +21,12 @@ use vipe_rt::prelude::*;
 use crate::wire::ArpPacket;
 use crate::wire::arp::{ArpPacketView, OP_REPLY, OP_REQUEST};
 use crate::wire::ethernet::BROADCAST;
+
+/// `meta().mark` of the notices ARP sends up `ip` when [`ArpConfig::notify_ip`] is on: an
+/// 8-byte packet saying that the MAC of `meta().next_hop` (a unicast IPv4 address) is
+/// `meta().link_dst` until the instant its payload holds (nanoseconds, big-endian), or,
+/// with `link_dst` `None`, that ARP forgot it.
+pub const NEIGHBOUR_NOTICE: u32 = 0x1b22_0003;
 
 /// How an ARP instance behaves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +52,9 @@ pub struct ArpConfig {
     pub cache_limit: usize,
     /// Send a gratuitous ARP for each address at start.
     pub announce: bool,
+    /// Tell IPv4 each mapping learned or forgotten ([`NEIGHBOUR_NOTICE`] up `ip`).
+    /// Default: off ([`crate::stack`] turns it on where IPv4 can use it).
+    pub notify_ip: bool,
 }
 
 impl ArpConfig {
@@ -60,6 +71,7 @@ impl ArpConfig {
             total_queue_bytes: 1024 * 1024,
             cache_limit: 1024,
             announce: true,
+            notify_ip: false,
         }
     }
 }
@@ -93,6 +105,17 @@ pub struct Arp {
     pending: BTreeMap<u32, Pending>,
     /// Bytes queued for all unresolved addresses.
     queued_bytes: usize,
+    /// The next hop last resolved from `cache`, with its entry's MAC and expiry, so a run
+    /// of packets to one neighbour skips the map lookup. Cleared whenever `cache` changes.
+    last_resolved: Option<Resolved>,
+}
+
+/// A cache entry as [`Arp::rx_ip`] last found it.
+#[derive(Clone, Copy, Debug)]
+struct Resolved {
+    ip: u32,
+    mac: [u8; 6],
+    expires: Instant,
 }
 
 impl Arp {
@@ -105,6 +128,7 @@ impl Arp {
             learnings: 0,
             pending: BTreeMap::new(),
             queued_bytes: 0,
+            last_resolved: None,
         }
     }
 
@@ -135,7 +159,27 @@ impl Arp {
         self.config.addrs.contains(&Ipv4Addr::from(ip))
     }
 
+    /// The fresh cached MAC of next hop `ip` (a unicast address), remembering the entry for
+    /// the next packet.
+    #[inline]
+    fn resolve(&mut self, ip: u32, now: Instant) -> Option<[u8; 6]> {
+        if let Some(last) = self.last_resolved
+            && last.ip == ip
+            && last.expires > now
+        {
+            return Some(last.mac);
+        }
+        let entry = self.cache.get(&ip).filter(|e| e.expires > now)?;
+        self.last_resolved = Some(Resolved {
+            ip,
+            mac: entry.mac,
+            expires: entry.expires,
+        });
+        Some(entry.mac)
+    }
+
     fn learn(&mut self, cx: &mut Cx<Self>, ip: [u8; 4], mac: [u8; 6]) {
+        self.last_resolved = None;
         let key = u32::from_be_bytes(ip);
         let learned = self.learnings;
         self.learnings += 1;
@@ -144,15 +188,18 @@ impl Arp {
             expires: cx.now() + self.config.entry_lifetime,
             learned,
         };
+        let expires = entry.expires;
         if let Some(old) = self.cache.insert(key, entry) {
             self.order.remove(&old.learned);
         }
         self.order.insert(learned, key);
+        self.notify(cx, key, Some((mac, expires)));
         while self.cache.len() > self.config.cache_limit.max(1) {
             let Some((_, oldest)) = self.order.pop_first() else {
                 break;
             };
             self.cache.remove(&oldest);
+            self.notify(cx, oldest, None);
             cx.count("arp cache evictions");
         }
         if let Some(pending) = self.pending.remove(&key) {
@@ -163,6 +210,27 @@ impl Arp {
                 cx.send(ArpPort::Link, pkt);
             }
         }
+    }
+
+    /// Tells IPv4 (if [`ArpConfig::notify_ip`]) that unicast address `ip` maps to a MAC
+    /// until an instant, or no longer maps to any.
+    fn notify(&self, cx: &mut Cx<Self>, ip: u32, mapping: Option<([u8; 6], Instant)>) {
+        let addr = Ipv4Addr::from(ip);
+        if !self.config.notify_ip
+            || addr.is_broadcast()
+            || addr.is_multicast()
+            || addr.is_unspecified()
+        {
+            return;
+        }
+        let mut pkt = cx.alloc();
+        let expires = mapping.map_or(Instant::ZERO, |(_, expires)| expires);
+        pkt.put_slice(&expires.as_nanos().to_be_bytes());
+        let meta = pkt.meta_mut();
+        meta.mark = NEIGHBOUR_NOTICE;
+        meta.next_hop = Some(IpAddr::V4(addr));
+        meta.link_dst = mapping.map(|(mac, _)| mac);
+        cx.send(ArpPort::Ip, pkt);
     }
 
     fn send_arp(
@@ -255,8 +323,10 @@ impl Arp {
         if pkt.meta().mark == crate::ipv4::REVALIDATE_NEXT_HOP {
             // Negative advice from above (RFC 1122 2.3.2.1): resolve this hop afresh.
             pkt.meta_mut().mark = 0;
+            self.last_resolved = None;
             if let Some(old) = self.cache.remove(&u32::from(next_hop)) {
                 self.order.remove(&old.learned);
+                self.notify(cx, u32::from(next_hop), None);
                 cx.count("arp entries revalidated");
             }
         }
@@ -267,7 +337,7 @@ impl Arp {
             let o = next_hop.octets();
             Some([0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]])
         } else {
-            self.lookup(next_hop, cx.now())
+            self.resolve(u32::from(next_hop), cx.now())
         };
         if let Some(mac) = mac {
             pkt.meta_mut().link_dst = Some(mac);
@@ -318,13 +388,22 @@ impl Arp {
     #[on_timer]
     fn sweep(&mut self, cx: &mut Cx<Self>) {
         let now = cx.now();
+        self.last_resolved = None;
         let order = &mut self.order;
-        self.cache.retain(|_, e| {
+        let mut forgotten = Vec::new();
+        let notify = self.config.notify_ip;
+        self.cache.retain(|&ip, e| {
             let fresh = e.expires > now;
             if !fresh {
                 order.remove(&e.learned);
+                if notify {
+                    forgotten.push(ip);
+                }
             }
             fresh
         });
+        for ip in forgotten {
+            self.notify(cx, ip, None);
+        }
     }
 }

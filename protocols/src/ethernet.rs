@@ -1,6 +1,11 @@
 //! Ethernet II: demultiplexes received frames to upper protocols by EtherType (looking
 //! through one 802.1Q tag), filters by destination MAC, and frames what the upper
 //! protocols send.
+//!
+//! Ports: `lower` to the device; `upper(ethertype)` to the protocol of each EtherType.
+//! [`crate::stack`] connects IPv4 to `upper(0x0800)` both ways (it receives straight
+//! from Ethernet) and ARP to it one way (ARP sends what IPv4 sent it, once the next hop
+//! is resolved).
 
 use alloc::vec::Vec;
 
@@ -97,9 +102,7 @@ impl Ethernet {
             src: self.mac,
             ethertype,
         };
-        if let Err(e) = header.push_onto(&mut pkt) {
-            return cx.drop_packet(pkt, e.reason());
-        }
+        header.push_fixed(&mut pkt);
         // Pad to the 60-byte minimum as a NIC would (the FCS is not carried).
         let short = MIN_FRAME.saturating_sub(pkt.len());
         if short > 0 {

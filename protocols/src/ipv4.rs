@@ -4,8 +4,16 @@
 //! fragmentation on egress by MTU, and reassembly with a timeout and a memory bound.
 //! Options are carried through (and copied into fragments as RFC 791 says).
 //!
-//! Ports: `lower(iface)` to each interface's ARP instance, `upper(protocol)` to ICMP, UDP,
-//! TCP. Upper protocols send with `meta().dst` (and optionally `meta().src`) set; packets
+//! Ports: `lower(iface)` to each interface's ARP instance (datagrams to send go down it,
+//! and received ones may come up it), `link(iface)` for received datagrams straight from
+//! the interface's link layer (receive only: [`crate::stack`] wires Ethernet's
+//! `upper(0x0800)` here, so received datagrams skip ARP), `upper(protocol)` to ICMP, UDP,
+//! TCP.
+//!
+//! A router's IPv4 (wired by [`crate::stack`]) also learns from ARP's
+//! [`NEIGHBOUR_NOTICE`]s which neighbours are resolved, until when: a datagram it forwards
+//! to one of them gets `meta().link_dst` here and goes to Ethernet by `link(iface)`
+//! directly, as ARP would have sent it; every other datagram goes down `lower(iface)`. Upper protocols send with `meta().dst` (and optionally `meta().src`) set; packets
 //! they receive carry the addresses in `meta().src`/`dst`, the IP header length in
 //! `meta().network_header_len` and the TOS octet in `meta().tos`. A datagram an upper
 //! protocol sends gets `meta().tos` as its TOS octet (Diffserv and ECN, RFC 2474 / 3168)
@@ -13,12 +21,14 @@
 
 pub mod reassembly;
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use vipe_rt::prelude::*;
 use vipe_rt::{Header, Options, gso};
 
+use crate::arp::NEIGHBOUR_NOTICE;
 use crate::wire::Ipv4Header;
 use crate::wire::icmp::{
     self, CODE_FRAG_NEEDED, CODE_NET_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE,
@@ -171,6 +181,30 @@ pub const REVALIDATE_NEXT_HOP: u32 = 0x1b22_0002;
 /// Most next hops with negative advice pending.
 const MAX_DOUBTFUL: usize = 16;
 
+/// What forwarding a datagram to `dst` takes, as the slow path found it: `dst` is not
+/// local, not a broadcast or multicast address, and has `route`; the datagram leaves for
+/// `next_hop` on an interface of `mtu`. It is derived only from the interfaces and the
+/// routing table, which do not change after [`Ipv4::new`], so it stays valid while `dst`
+/// matches (anything that changed them would have to clear it).
+///
+/// `neighbour` is the next hop's MAC as ARP last notified it, if it did; ARP's notices
+/// keep it current.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Forwarding {
+    dst: Ipv4Addr,
+    route: Route,
+    next_hop: Ipv4Addr,
+    mtu: usize,
+    neighbour: Option<Neighbour>,
+}
+
+/// A neighbour's MAC as ARP notified it, valid until `expires`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Neighbour {
+    mac: [u8; 6],
+    expires: Instant,
+}
+
 /// The IPv4 protocol of a node.
 #[protocol(name = "ipv4")]
 #[derive(Debug)]
@@ -189,6 +223,12 @@ pub struct Ipv4 {
     reassembly: Reassembler<u8>,
     /// Next hops with negative advice (at most [`MAX_DOUBTFUL`]).
     doubtful: Vec<Ipv4Addr>,
+    /// The last destination forwarded to, so a run of datagrams to it skips the
+    /// is-it-local, broadcast and route lookups.
+    last_forwarded: Option<Forwarding>,
+    /// Neighbours ARP notified as resolved, by (interface, address): a mirror of the
+    /// unicast entries of each interface's ARP cache (ARP notifies what it forgets too).
+    neighbours: BTreeMap<(u8, u32), Neighbour>,
 }
 
 impl Ipv4 {
@@ -239,6 +279,8 @@ impl Ipv4 {
             next_ident: 1,
             reassembly,
             doubtful: Vec::new(),
+            last_forwarded: None,
+            neighbours: BTreeMap::new(),
         }
     }
 
@@ -297,32 +339,127 @@ impl Ipv4 {
     fn transmit(
         &mut self,
         cx: &mut Cx<Self>,
-        mut pkt: Packet,
+        pkt: Packet,
         dst: Ipv4Addr,
         route: Route,
         arrived_on: Option<u8>,
     ) {
-        let Some(iface) = self
-            .config
-            .interfaces
-            .get(usize::from(route.iface))
-            .copied()
-        else {
-            return cx.drop_packet(pkt, "route to a missing interface");
-        };
+        match self.forwarding(dst, route) {
+            Some(way) => self.transmit_via(cx, pkt, way, arrived_on),
+            None => cx.drop_packet(pkt, "route to a missing interface"),
+        }
+    }
+
+    /// How a datagram to `dst` leaves by `route`: its next hop (the limited broadcast for
+    /// a directed broadcast one) and the interface's MTU; `None` if the route names a
+    /// missing interface.
+    fn forwarding(&self, dst: Ipv4Addr, route: Route) -> Option<Forwarding> {
+        let iface = self.config.interfaces.get(usize::from(route.iface))?;
         let next_hop = route.next_hop.unwrap_or(dst);
         let next_hop = if self.is_broadcast_or_multicast(next_hop) && !next_hop.is_multicast() {
             Ipv4Addr::BROADCAST
         } else {
             next_hop
         };
+        Some(Forwarding {
+            dst,
+            route,
+            next_hop,
+            mtu: iface.mtu,
+            neighbour: None,
+        })
+    }
+
+    /// A [`NEIGHBOUR_NOTICE`] from interface `iface`'s ARP: files or forgets the mapping.
+    /// Ignored unless `link(iface)` leads to the link layer (else there is no way to use it).
+    fn neighbour_notice(&mut self, cx: &mut Cx<Self>, pkt: Packet, iface: u8) {
+        let (Some(IpAddr::V4(addr)), Ok(expires)) =
+            (pkt.meta().next_hop, <[u8; 8]>::try_from(pkt.data()))
+        else {
+            return cx.drop_packet(pkt, "malformed neighbour notice");
+        };
+        if !cx.is_connected(Ipv4Port::Link(iface)) {
+            return;
+        }
+        let key = (iface, u32::from(addr));
+        let neighbour = pkt.meta().link_dst.map(|mac| Neighbour {
+            mac,
+            expires: Instant::from_nanos(u64::from_be_bytes(expires)),
+        });
+        match neighbour {
+            Some(n) => self.neighbours.insert(key, n),
+            None => self.neighbours.remove(&key),
+        };
+        if let Some(way) = &mut self.last_forwarded
+            && way.route.iface == iface
+            && way.next_hop == addr
+        {
+            way.neighbour = neighbour;
+        }
+    }
+
+    /// Forgets what ARP notified about `hop` on `iface` (its next datagram revalidates it).
+    fn forget_neighbour(&mut self, iface: u8, hop: Ipv4Addr) {
+        self.neighbours.remove(&(iface, u32::from(hop)));
+        if let Some(way) = &mut self.last_forwarded
+            && way.route.iface == iface
+            && way.next_hop == hop
+        {
+            way.neighbour = None;
+        }
+    }
+
+    /// [`Ipv4::transmit`] once the next hop and MTU are known: the per-frame path of a
+    /// router (offloaded and oversized datagrams are handled out of line).
+    #[inline(always)]
+    fn transmit_via(
+        &mut self,
+        cx: &mut Cx<Self>,
+        mut pkt: Packet,
+        way: Forwarding,
+        arrived_on: Option<u8>,
+    ) {
+        let Forwarding {
+            dst,
+            route,
+            next_hop,
+            mtu,
+            ..
+        } = way;
         pkt.meta_mut().next_hop = Some(IpAddr::V4(next_hop));
         if pkt.meta().offload.is_active() {
-            return self.transmit_offloaded(cx, pkt, dst, route, iface.mtu, arrived_on);
+            return self.transmit_offloaded(cx, pkt, dst, route, mtu, arrived_on);
         }
-        if pkt.len() <= iface.mtu {
+        if pkt.len() <= mtu {
+            if let Some(n) = way.neighbour
+                && n.expires > cx.now()
+            {
+                // As ARP would: framed for the neighbour, straight to the link layer.
+                pkt.meta_mut().link_dst = Some(n.mac);
+                return cx.send(Ipv4Port::Link(route.iface), pkt);
+            }
             return cx.send(Ipv4Port::Lower(route.iface), pkt);
         }
+        self.fragment(cx, pkt, way, arrived_on);
+    }
+
+    /// Sends `pkt`, longer than the MTU, in fragments; or, if it forbids fragmentation,
+    /// answers with "fragmentation needed". Out of line: it keeps the per-frame path small.
+    #[cold]
+    #[inline(never)]
+    fn fragment(
+        &mut self,
+        cx: &mut Cx<Self>,
+        pkt: Packet,
+        way: Forwarding,
+        arrived_on: Option<u8>,
+    ) {
+        let Forwarding {
+            route,
+            next_hop,
+            mtu,
+            ..
+        } = way;
         let header = match Ipv4HeaderView::parse(pkt.data()) {
             Ok(view) => view,
             Err(e) => return cx.drop_packet(pkt, e.reason()),
@@ -330,7 +467,7 @@ impl Ipv4 {
         if header.flags() & FLAG_DF != 0 {
             let quote_len = header.header_len();
             let mut rest = [0u8; 4];
-            rest[2..].copy_from_slice(&(iface.mtu.min(0xffff) as u16).to_be_bytes());
+            rest[2..].copy_from_slice(&(mtu.min(0xffff) as u16).to_be_bytes());
             // A datagram of our own (TCP's path MTU discovery sets DF) gets the error
             // too, from the outgoing interface: TCP learns the MTU as from a router.
             self.send_error(
@@ -348,8 +485,8 @@ impl Ipv4 {
         let header_len = header.header_len();
         let copied = copied_options(header.options());
         let payload = &pkt.data()[header_len..];
-        let first_room = (iface.mtu - header_len) / 8 * 8;
-        let later_room = (iface.mtu - (Ipv4Header::LEN + copied.len())) / 8 * 8;
+        let first_room = (mtu - header_len) / 8 * 8;
+        let later_room = (mtu - (Ipv4Header::LEN + copied.len())) / 8 * 8;
         if first_room == 0 || later_room == 0 {
             return cx.drop_packet(pkt, "MTU too small to fragment");
         }
@@ -501,6 +638,7 @@ impl Ipv4 {
                     let hop = route.next_hop.unwrap_or(dst);
                     if let Some(i) = self.doubtful.iter().position(|&d| d == hop) {
                         self.doubtful.swap_remove(i);
+                        self.forget_neighbour(route.iface, hop);
                         pkt.meta_mut().mark = REVALIDATE_NEXT_HOP;
                         cx.count("next hops revalidated after negative advice");
                     }
@@ -640,6 +778,7 @@ impl Ipv4 {
     /// Sends an offloaded datagram out of `route`: whole if every segment it stands for
     /// fits `mtu`, else as ordinary segments, each sent (and fragmented, or refused if
     /// DF is set) like any datagram.
+    #[inline(never)]
     fn transmit_offloaded(
         &mut self,
         cx: &mut Cx<Self>,
@@ -714,10 +853,24 @@ fn copied_options(options: &[u8]) -> Options {
     Options::from_slice(&out[..len.div_ceil(4) * 4]).unwrap_or_default()
 }
 
-#[protocol(ports(lower(u8), upper(u8)))]
+#[protocol(ports(lower(u8), upper(u8), link(u8)))]
 impl Ipv4 {
-    /// A datagram from interface `iface`.
+    /// A datagram from interface `iface`, by way of its ARP instance.
     #[on_packet(port = "lower")]
+    fn rx_lower(&mut self, cx: &mut Cx<Self>, pkt: Packet, iface: u8) {
+        if pkt.meta().mark == NEIGHBOUR_NOTICE {
+            return self.neighbour_notice(cx, pkt, iface);
+        }
+        self.rx_link(cx, pkt, iface);
+    }
+
+    /// A datagram from interface `iface`, straight from its link layer.
+    #[on_packet(port = "link")]
+    fn rx_direct(&mut self, cx: &mut Cx<Self>, pkt: Packet, iface: u8) {
+        self.rx_link(cx, pkt, iface);
+    }
+
+    /// A datagram received on interface `iface`: validated, then delivered or forwarded.
     fn rx_link(&mut self, cx: &mut Cx<Self>, mut pkt: Packet, iface: u8) {
         let (total, dst, ttl, fragment, checksum_ok, header_len) =
             match Ipv4HeaderView::parse(pkt.data()) {
@@ -734,38 +887,94 @@ impl Ipv4 {
         if !checksum_ok {
             return cx.drop_packet(pkt, "bad IPv4 checksum");
         }
-        pkt.truncate(total); // link-layer padding
+        if pkt.len() > total {
+            pkt.truncate(total); // link-layer padding
+        }
+        let way = match self.last_forwarded.filter(|way| way.dst == dst) {
+            // Forwarded to before: not local, not a broadcast, routed (see `Forwarding`).
+            Some(way) => {
+                if ttl <= 1 {
+                    return self.ttl_expired(cx, pkt, header_len, iface);
+                }
+                way
+            }
+            _ => match self.classify(cx, pkt, iface, dst, ttl, fragment, header_len) {
+                Some((pkt_back, way)) => {
+                    pkt = pkt_back;
+                    way
+                }
+                None => return,
+            },
+        };
+        // TTL − 1 with the RFC 1624 update, on the header validated above (the TTL and
+        // protocol share a 16-bit word).
+        if let Some(header) = pkt.data_mut().first_chunk_mut::<12>() {
+            let old = u16::from_be_bytes([header[8], header[9]]);
+            let new = old - 0x0100;
+            let checksum = u16::from_be_bytes([header[10], header[11]]);
+            header[8] = ttl - 1;
+            header[10..12]
+                .copy_from_slice(&vipe_rt::checksum::update(checksum, old, new).to_be_bytes());
+        }
+        cx.count("datagrams forwarded");
+        self.transmit_via(cx, pkt, way, Some(iface));
+    }
+
+    /// Sends "time exceeded" for a datagram that arrived on `iface` with TTL 1 or 0, and
+    /// drops it.
+    fn ttl_expired(&mut self, cx: &mut Cx<Self>, pkt: Packet, header_len: usize, iface: u8) {
+        self.send_error(
+            cx,
+            &pkt,
+            header_len,
+            TIME_EXCEEDED,
+            CODE_TTL_EXCEEDED,
+            [0; 4],
+            iface,
+        );
+        cx.drop_packet(pkt, "ttl expired in transit");
+    }
+
+    /// The slow path of a received datagram to `dst` not forwarded to just before: delivers
+    /// it if local, or drops it (with an ICMP error where due) if it cannot be forwarded;
+    /// else hands it back with how to forward it, which is remembered for the next one.
+    #[allow(clippy::too_many_arguments)]
+    fn classify(
+        &mut self,
+        cx: &mut Cx<Self>,
+        pkt: Packet,
+        iface: u8,
+        dst: Ipv4Addr,
+        ttl: u8,
+        fragment: bool,
+        header_len: usize,
+    ) -> Option<(Packet, Forwarding)> {
         if self.is_local(dst) {
             if pkt.meta().offload.is_active() {
-                return self.deliver_ordinary(cx, pkt, iface);
+                self.deliver_ordinary(cx, pkt, iface);
+                return None;
             }
-            let pkt = if fragment {
-                match self.reassemble(cx, pkt, iface) {
-                    Some(whole) => whole,
-                    None => return,
-                }
+            let whole = if fragment {
+                self.reassemble(cx, pkt, iface)
             } else {
-                pkt
+                Some(pkt)
             };
-            return self.deliver(cx, pkt, iface);
+            if let Some(whole) = whole {
+                self.deliver(cx, whole, iface);
+            }
+            return None;
         }
         if !self.config.forwarding {
-            return cx.drop_packet(pkt, "not addressed to this host");
+            cx.drop_packet(pkt, "not addressed to this host");
+            return None;
         }
         if self.is_broadcast_or_multicast(dst) {
-            return cx.drop_packet(pkt, "broadcast not forwarded");
+            cx.drop_packet(pkt, "broadcast not forwarded");
+            return None;
         }
         if ttl <= 1 {
-            self.send_error(
-                cx,
-                &pkt,
-                header_len,
-                TIME_EXCEEDED,
-                CODE_TTL_EXCEEDED,
-                [0; 4],
-                iface,
-            );
-            return cx.drop_packet(pkt, "ttl expired in transit");
+            self.ttl_expired(cx, pkt, header_len, iface);
+            return None;
         }
         let Some(route) = self.route(dst) else {
             self.send_error(
@@ -777,19 +986,20 @@ impl Ipv4 {
                 [0; 4],
                 iface,
             );
-            return cx.drop_packet(pkt, "no route to destination");
+            cx.drop_packet(pkt, "no route to destination");
+            return None;
         };
-        // TTL − 1 with the RFC 1624 update, on the header validated above (the TTL and
-        // protocol share a 16-bit word).
-        let header = pkt.data_mut();
-        let old = u16::from_be_bytes([header[8], header[9]]);
-        let new = old - 0x0100;
-        let checksum = u16::from_be_bytes([header[10], header[11]]);
-        header[8] = ttl - 1;
-        header[10..12]
-            .copy_from_slice(&vipe_rt::checksum::update(checksum, old, new).to_be_bytes());
-        cx.count("datagrams forwarded");
-        self.transmit(cx, pkt, dst, route, Some(iface));
+        let Some(mut way) = self.forwarding(dst, route) else {
+            cx.count("datagrams forwarded");
+            cx.drop_packet(pkt, "route to a missing interface");
+            return None;
+        };
+        way.neighbour = self
+            .neighbours
+            .get(&(route.iface, u32::from(way.next_hop)))
+            .copied();
+        self.last_forwarded = Some(way);
+        Some((pkt, way))
     }
 
     /// A payload from upper protocol number `protocol`, to `meta().dst`.

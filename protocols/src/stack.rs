@@ -57,27 +57,30 @@ fn link(
     addr: Ipv4Addr,
     index: u8,
     ipv4: Handle<Ipv4>,
+    notify_ip: bool,
 ) -> Result<Link, WiringError> {
     let ethernet = node.add_named(Ethernet::new(mac), &alloc::format!("eth{index}"));
-    let arp = node.add_named(
-        Arp::new(ArpConfig::new(mac, alloc::vec![addr])),
-        &alloc::format!("arp{index}"),
-    );
+    let mut config = ArpConfig::new(mac, alloc::vec![addr]);
+    config.notify_ip = notify_ip;
+    let arp = node.add_named(Arp::new(config), &alloc::format!("arp{index}"));
     node.attach(device, ethernet.port(EthernetPort::Lower))?;
     node.connect(
         ethernet.port(EthernetPort::Upper(ETHERTYPE_ARP)),
         arp.port(ArpPort::Arp),
     )?;
-    // IPv4 packets go down through ARP, which resolves their next hop, and come up from
-    // Ethernet straight to IPv4: ARP would only pass them on.
+    // Received IPv4 frames go from Ethernet straight to IPv4's `link` port, and a
+    // router's IPv4 sends what it forwards to a neighbour ARP has resolved back the same
+    // way (`notify_ip`). Everything else IPv4 sends goes down through ARP, which resolves
+    // the next hop and hands the frame to Ethernet's IPv4 port one way: what Ethernet
+    // receives there goes to IPv4, not back to ARP.
+    node.connect(
+        ethernet.port(EthernetPort::Upper(ETHERTYPE_IPV4)),
+        ipv4.port(Ipv4Port::Link(index)),
+    )?;
     node.connect(arp.port(ArpPort::Ip), ipv4.port(Ipv4Port::Lower(index)))?;
     node.connect_one_way(
         arp.port(ArpPort::Link),
         ethernet.port(EthernetPort::Upper(ETHERTYPE_IPV4)),
-    )?;
-    node.connect_one_way(
-        ethernet.port(EthernetPort::Upper(ETHERTYPE_IPV4)),
-        ipv4.port(Ipv4Port::Lower(index)),
     )?;
     Ok(Link { ethernet, arp })
 }
@@ -92,7 +95,7 @@ pub fn host(
     gateway: Option<Ipv4Addr>,
 ) -> Result<HostStack, WiringError> {
     let ipv4 = node.add(Ipv4::new(Ipv4Config::host(iface, gateway)));
-    let link = link(node, device, mac, iface.addr, 0, ipv4)?;
+    let link = link(node, device, mac, iface.addr, 0, ipv4, false)?;
     let icmp = node.add(Icmp::new());
     let udp = node.add(Udp::new(iface.addr));
     node.connect(
@@ -144,7 +147,16 @@ pub fn router(
     let ipv4 = node.add(Ipv4::new(config));
     let mut links = Vec::new();
     for (index, (device, mac, iface)) in interfaces.iter().enumerate() {
-        links.push(link(node, *device, *mac, iface.addr, index as u8, ipv4)?);
+        // ARP tells IPv4 its neighbours: forwarded datagrams to them skip ARP.
+        links.push(link(
+            node,
+            *device,
+            *mac,
+            iface.addr,
+            index as u8,
+            ipv4,
+            true,
+        )?);
     }
     let icmp = node.add(Icmp::new());
     node.connect(

@@ -25,6 +25,20 @@ pub struct EthernetHeader {
     pub ethertype: u16,
 }
 
+impl EthernetHeader {
+    /// Writes the header in front of `packet`'s data, as [`EthernetHeader::push_onto`]
+    /// does, straight into the pushed bytes: this fixed header has no length or checksum
+    /// field to fill, so nothing can fail (the per-frame path of a router).
+    #[inline]
+    pub fn push_fixed(&self, packet: &mut Packet) {
+        if let Some(header) = packet.push(Self::LEN).first_chunk_mut::<14>() {
+            header[..6].copy_from_slice(&self.dst);
+            header[6..12].copy_from_slice(&self.src);
+            header[12..].copy_from_slice(&self.ethertype.to_be_bytes());
+        }
+    }
+}
+
 /// An IEEE 802.1Q tag, which follows the addresses when the EtherType is 0x8100.
 #[derive(Header, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VlanTag {
