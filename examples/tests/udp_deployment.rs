@@ -55,7 +55,7 @@ fn two_processes_exchange_datagrams_over_udp() {
 
 /// Thirty-two datagrams already waiting on an IPv6 socket are read in one `recvmmsg`
 /// batch and echoed in one `sendmmsg` batch, byte for byte; datagrams up to 65 000 bytes
-/// come back whole (no buffer cuts them short).
+/// come back whole (no buffer cuts them short), those longer than a packet's tailroom too.
 #[test]
 fn ipv6_datagrams_are_read_and_echoed_in_batches_and_whole() {
     let mut node = Node::new(NodeId(1));
@@ -97,7 +97,12 @@ fn ipv6_datagrams_are_read_and_echoed_in_batches_and_whole() {
         assert_eq!(&buf[..n], &d[..]);
     }
 
-    for (i, len) in [0usize, 9000, 65_000].into_iter().enumerate() {
+    // Around the end of a packet's tailroom (a 2048-byte pool buffer behind 64 bytes of
+    // headroom: 1984), where the rest of a datagram lands in the slot's overflow buffer.
+    for (i, len) in [0usize, 1983, 1984, 1985, 2100, 9000, 65_000]
+        .into_iter()
+        .enumerate()
+    {
         let d = payload(100 + i, len);
         client.send_to(&d, server_addr).unwrap();
         platform
