@@ -505,10 +505,15 @@ impl LinuxPlatform {
                 read_tap_batch(tap, &pool, &mut self.spare, &mut self.rx, &mut self.stats)
             }
             Backend::Udp(udp) => {
-                let rx = &mut self.rx;
-                udp.recv_batch(wait, |data, from| {
-                    let mut pkt = pool.alloc_with_headroom(RX_HEADROOM);
-                    pkt.put_slice(data);
+                let (rx, spare) = (&mut self.rx, &mut self.spare);
+                let alloc = || match spare.pop() {
+                    Some(mut pkt) => {
+                        pkt.reset(RX_HEADROOM);
+                        pkt
+                    }
+                    None => pool.alloc_with_headroom(RX_HEADROOM),
+                };
+                udp.recv_batch(wait, alloc, |mut pkt, from| {
                     pkt.meta_mut().src = from;
                     rx.push(pkt);
                 })

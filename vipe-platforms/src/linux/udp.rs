@@ -1,13 +1,11 @@
 //! UDP socket devices (IPv4 or IPv6), read and written in batches with `recvmmsg` and
 //! `sendmmsg`: one system call moves up to [`BATCH`] datagrams.
 
-use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 
-use nix::sys::socket::{
-    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
-};
+use vipe_rt::Packet;
 
 /// Datagrams moved per system call at most.
 pub const BATCH: usize = 32;
@@ -15,8 +13,13 @@ pub const BATCH: usize = 32;
 /// The largest UDP payload (IPv4: 65 535 − 20 − 8; IPv6 without jumbograms is smaller).
 const MAX_DATAGRAM: usize = 65_507;
 
-/// A UDP socket with preallocated batch buffers. Every call passes `MSG_DONTWAIT`
+/// A UDP socket with preallocated batch headers. Every call passes `MSG_DONTWAIT`
 /// except a receive that is asked to wait ([`UdpDevice::recv_batch`] with `wait`).
+///
+/// The `mmsghdr` arrays, their addresses and I/O vectors are built once and point into
+/// boxes this device owns (they never move), so a batch fills in lengths and buffer
+/// pointers only: no address is converted through an intermediate type and nothing is
+/// copied but the datagrams' own bytes.
 pub(crate) struct UdpDevice {
     socket: mio::net::UdpSocket,
     /// The same socket (a second descriptor), for its blocking mode and receive timeout.
@@ -24,11 +27,56 @@ pub(crate) struct UdpDevice {
     /// Whether the socket was made blocking with a receive timeout (for waits in
     /// `recvmmsg` itself); done once, the first time the loop waits there.
     blocking: bool,
-    recv_headers: MultiHeaders<SockaddrStorage>,
-    send_headers: MultiHeaders<SockaddrStorage>,
-    /// One receive buffer per batch slot, each large enough for any datagram, so none is
-    /// ever truncated. Allocated once.
-    buffers: Vec<Box<[u8]>>,
+    recv: Headers<2>,
+    send: Headers<1>,
+    /// Per batch slot, the packet a datagram is received into (its tailroom is the
+    /// first part of the slot's receive buffer): most datagrams land in their packet and
+    /// are never copied.
+    armed: Vec<Packet>,
+    /// Per batch slot, the rest of the receive buffer: whatever of a datagram does not
+    /// fit its packet's tailroom lands here and is copied on, so none is ever truncated.
+    overflow: Vec<Box<[u8]>>,
+}
+
+/// `BATCH` message headers, each with its own address buffer and `IOV` I/O vectors.
+struct Headers<const IOV: usize> {
+    msgs: Box<[libc::mmsghdr]>,
+    names: Box<[libc::sockaddr_storage]>,
+    iovs: Box<[[libc::iovec; IOV]]>,
+}
+
+impl<const IOV: usize> Headers<IOV> {
+    fn new() -> Self {
+        // SAFETY: message headers, socket addresses and I/O vectors are plain C structs
+        // for which all-zero bytes are valid (null pointers, zero lengths, AF_UNSPEC).
+        #[allow(unsafe_code)]
+        let mut headers = unsafe {
+            Headers {
+                msgs: zeroed_batch(),
+                names: zeroed_batch(),
+                iovs: zeroed_batch(),
+            }
+        };
+        for i in 0..BATCH {
+            let hdr = &mut headers.msgs[i].msg_hdr;
+            hdr.msg_name = (&mut headers.names[i] as *mut libc::sockaddr_storage).cast();
+            hdr.msg_iov = headers.iovs[i].as_mut_ptr();
+            hdr.msg_iovlen = IOV;
+        }
+        headers
+    }
+}
+
+/// [`BATCH`] all-zero values of `T`.
+///
+/// # Safety
+/// All-zero bytes must be a valid `T` (a plain C struct).
+#[allow(unsafe_code)]
+unsafe fn zeroed_batch<T>() -> Box<[T]> {
+    (0..BATCH)
+        // SAFETY: the caller promises all-zero bytes are a valid `T`.
+        .map(|_| unsafe { std::mem::zeroed() })
+        .collect()
 }
 
 impl std::fmt::Debug for UdpDevice {
@@ -47,9 +95,10 @@ impl UdpDevice {
             socket: mio::net::UdpSocket::from_std(socket),
             control,
             blocking: false,
-            recv_headers: MultiHeaders::preallocate(BATCH, None),
-            send_headers: MultiHeaders::preallocate(BATCH, None),
-            buffers: (0..BATCH)
+            recv: Headers::new(),
+            send: Headers::new(),
+            armed: Vec::with_capacity(BATCH),
+            overflow: (0..BATCH)
                 .map(|_| vec![0; MAX_DATAGRAM].into_boxed_slice())
                 .collect(),
         })
@@ -76,40 +125,79 @@ impl UdpDevice {
         Ok(())
     }
 
-    /// Receives up to [`BATCH`] datagrams in one call and hands each to `deliver` with its
-    /// sender. Returns how many arrived (`WouldBlock` when none was waiting). With `wait`
-    /// (after [`prepare_wait`](Self::prepare_wait)) it sleeps until the first datagram
-    /// or the receive timeout (`WouldBlock`), like a blocking `recvmmsg` echo does.
+    /// Receives up to [`BATCH`] datagrams in one call, each into a packet (from `alloc`,
+    /// kept armed between calls), and hands each to `deliver` with its sender. Returns
+    /// how many arrived (`WouldBlock` when none was waiting). With `wait` (after
+    /// [`prepare_wait`](Self::prepare_wait)) it sleeps until the first datagram or the
+    /// receive timeout (`WouldBlock`), like a blocking `recvmmsg` echo does.
     pub(crate) fn recv_batch(
         &mut self,
         wait: bool,
-        mut deliver: impl FnMut(&[u8], Option<SocketAddr>),
+        mut alloc: impl FnMut() -> Packet,
+        mut deliver: impl FnMut(Packet, Option<SocketAddr>),
     ) -> io::Result<usize> {
         let flags = if wait && self.blocking {
-            MsgFlags::MSG_WAITFORONE
+            libc::MSG_WAITFORONE
         } else {
-            MsgFlags::MSG_DONTWAIT
+            libc::MSG_DONTWAIT
         };
-        let fd = self.socket.as_raw_fd();
-        let mut received = [(0usize, None::<SocketAddr>); BATCH];
-        let count = {
-            let mut slots = self.buffers.iter_mut();
-            let mut iovs: [[IoSliceMut<'_>; 1]; BATCH] = std::array::from_fn(|_| {
-                [IoSliceMut::new(
-                    slots.next().expect("one buffer per batch slot"),
-                )]
-            });
-            let results = recvmmsg(fd, &mut self.recv_headers, iovs.iter_mut(), flags, None)
-                .map_err(io::Error::from)?;
-            let mut count = 0;
-            for (slot, msg) in received.iter_mut().zip(results) {
-                *slot = (msg.bytes, msg.address.and_then(|a| to_std(&a)));
-                count += 1;
+        while self.armed.len() < BATCH {
+            self.armed.push(alloc());
+        }
+        let mut room = [0usize; BATCH];
+        for (i, pkt) in self.armed.iter_mut().enumerate() {
+            room[i] = pkt.tailroom();
+            let first = pkt.put(room[i]);
+            self.recv.iovs[i] = [
+                libc::iovec {
+                    iov_base: first.as_mut_ptr().cast(),
+                    iov_len: first.len(),
+                },
+                libc::iovec {
+                    iov_base: self.overflow[i].as_mut_ptr().cast(),
+                    iov_len: self.overflow[i].len(),
+                },
+            ];
+            self.recv.msgs[i].msg_hdr.msg_namelen = SOCKADDR_STORAGE_LEN;
+        }
+        // SAFETY: the headers point at this device's address buffers and I/O vectors,
+        // which point at the armed packets' tailrooms and the overflow buffers: all valid
+        // and writable for their lengths, and untouched by anything else until the call
+        // returns. The kernel writes at most BATCH headers.
+        #[allow(unsafe_code)]
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_recvmmsg,
+                self.socket.as_raw_fd(),
+                self.recv.msgs.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                flags,
+                std::ptr::null_mut::<libc::timespec>(),
+            )
+        };
+        let count = if n < 0 {
+            let e = io::Error::last_os_error();
+            for pkt in &mut self.armed {
+                pkt.truncate(0);
             }
-            count
+            return Err(e);
+        } else {
+            n as usize
         };
-        for ((len, from), buf) in received[..count].iter().zip(&self.buffers) {
-            deliver(&buf[..*len], *from);
+        // The slots nothing arrived in stay armed, emptied again.
+        for pkt in &mut self.armed[count..] {
+            pkt.truncate(0);
+        }
+        for (i, mut pkt) in self.armed.drain(..count).enumerate() {
+            let len = self.recv.msgs[i].msg_len as usize;
+            if len <= room[i] {
+                pkt.truncate(len);
+            } else {
+                // Longer than the packet's tailroom: the rest landed in the overflow.
+                pkt.put_slice(&self.overflow[i][..len - room[i]]);
+            }
+            let from = from_sockaddr(&self.recv.names[i], self.recv.msgs[i].msg_hdr.msg_namelen);
+            deliver(pkt, from);
         }
         Ok(count)
     }
@@ -125,40 +213,105 @@ impl UdpDevice {
         let mut sent = 0;
         while sent < datagrams.len() {
             let chunk = &datagrams[sent..(sent + BATCH).min(datagrams.len())];
-            // Fixed arrays, so a batch allocates nothing; only `chunk.len()` are used.
-            let slices: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|i| {
-                [IoSlice::new(chunk.get(i).map_or(&[][..], |(data, _)| data))]
-            });
-            let addrs: [Option<SockaddrStorage>; BATCH] =
-                std::array::from_fn(|i| chunk.get(i).map(|(_, dst)| SockaddrStorage::from(*dst)));
-            let none: [ControlMessage<'_>; 0] = [];
-            match sendmmsg(
-                fd,
-                &mut self.send_headers,
-                slices[..chunk.len()].iter(),
-                &addrs[..chunk.len()],
-                none,
-                MsgFlags::MSG_DONTWAIT,
-            ) {
-                Ok(results) => {
-                    let n = results.count();
-                    if n == 0 {
-                        return (sent, Some(io::ErrorKind::WouldBlock.into()));
-                    }
-                    sent += n;
-                }
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return (sent, Some(e.into())),
+            for (i, (data, dst)) in chunk.iter().enumerate() {
+                self.send.iovs[i] = [libc::iovec {
+                    // The kernel only reads from it.
+                    iov_base: data.as_ptr().cast_mut().cast(),
+                    iov_len: data.len(),
+                }];
+                self.send.msgs[i].msg_hdr.msg_namelen = to_sockaddr(*dst, &mut self.send.names[i]);
             }
+            // SAFETY: the first `chunk.len()` headers point at this device's address
+            // buffers and I/O vectors, which point at the datagrams in `chunk`: valid for
+            // reading for their lengths while the call runs.
+            #[allow(unsafe_code)]
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_sendmmsg,
+                    fd,
+                    self.send.msgs.as_mut_ptr(),
+                    chunk.len() as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return (sent, Some(e));
+            }
+            if n == 0 {
+                return (sent, Some(io::ErrorKind::WouldBlock.into()));
+            }
+            sent += n as usize;
         }
         (sent, None)
     }
 }
 
-fn to_std(addr: &SockaddrStorage) -> Option<SocketAddr> {
-    if let Some(v4) = addr.as_sockaddr_in() {
-        return Some(SocketAddr::V4(SocketAddrV4::from(*v4)));
+const SOCKADDR_STORAGE_LEN: libc::socklen_t =
+    std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+
+/// The sender's address the kernel wrote into `name` (`len` bytes), if it is IPv4 or IPv6.
+fn from_sockaddr(name: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
+    let len = len as usize;
+    match i32::from(name.ss_family) {
+        libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which it is large
+            // and aligned enough for.
+            #[allow(unsafe_code)]
+            let sin =
+                unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)),
+                u16::from_be(sin.sin_port),
+            )))
+        }
+        libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: as above, for sockaddr_in6.
+            #[allow(unsafe_code)]
+            let sin6 =
+                unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                u16::from_be(sin6.sin6_port),
+                u32::from_be(sin6.sin6_flowinfo),
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
     }
-    addr.as_sockaddr_in6()
-        .map(|v6| SocketAddr::V6(SocketAddrV6::from(*v6)))
+}
+
+/// Writes `addr` into `name` as the kernel takes it; returns its length.
+fn to_sockaddr(addr: SocketAddr, name: &mut libc::sockaddr_storage) -> libc::socklen_t {
+    match addr {
+        SocketAddr::V4(v4) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for a sockaddr_in.
+            #[allow(unsafe_code)]
+            let sin =
+                unsafe { &mut *(name as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = v4.port().to_be();
+            sin.sin_addr = libc::in_addr {
+                s_addr: u32::from(*v4.ip()).to_be(),
+            };
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t
+        }
+        SocketAddr::V6(v6) => {
+            // SAFETY: as above, for a sockaddr_in6.
+            #[allow(unsafe_code)]
+            let sin6 =
+                unsafe { &mut *(name as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = v6.port().to_be();
+            sin6.sin6_flowinfo = v6.flowinfo().to_be();
+            sin6.sin6_addr = libc::in6_addr {
+                s6_addr: v6.ip().octets(),
+            };
+            sin6.sin6_scope_id = v6.scope_id();
+            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t
+        }
+    }
 }
