@@ -29,10 +29,12 @@ pub(crate) struct UdpDevice {
     blocking: bool,
     recv: Headers<2>,
     send: Headers<1>,
-    /// Per batch slot, the packet a datagram is received into (its tailroom is the
-    /// first part of the slot's receive buffer): most datagrams land in their packet and
-    /// are never copied.
-    armed: Vec<Packet>,
+    /// Per batch slot, the packet a datagram is received into (its tailroom, taken with
+    /// `put`, is the first part of the slot's receive buffer, and its length is in
+    /// `room`): most datagrams land in their packet and are never copied. A slot stays
+    /// armed until a datagram arrives in it; only emptied slots are armed again.
+    armed: Vec<Option<Packet>>,
+    room: Vec<usize>,
     /// Per batch slot, the rest of the receive buffer: whatever of a datagram does not
     /// fit its packet's tailroom lands here and is copied on, so none is ever truncated.
     overflow: Vec<Box<[u8]>>,
@@ -97,11 +99,25 @@ impl UdpDevice {
             blocking: false,
             recv: Headers::new(),
             send: Headers::new(),
-            armed: Vec::with_capacity(BATCH),
+            armed: (0..BATCH).map(|_| None).collect(),
+            room: vec![0; BATCH],
             overflow: (0..BATCH)
                 .map(|_| vec![0; MAX_DATAGRAM].into_boxed_slice())
                 .collect(),
-        })
+        }
+        .with_overflow_vectors())
+    }
+
+    /// Points each receive slot's second I/O vector at its overflow buffer (once: the
+    /// boxes never move).
+    fn with_overflow_vectors(mut self) -> Self {
+        for (iov, rest) in self.recv.iovs.iter_mut().zip(self.overflow.iter_mut()) {
+            iov[1] = libc::iovec {
+                iov_base: rest.as_mut_ptr().cast(),
+                iov_len: rest.len(),
+            };
+        }
+        self
     }
 
     pub(crate) fn source(&mut self) -> &mut mio::net::UdpSocket {
@@ -141,24 +157,19 @@ impl UdpDevice {
         } else {
             libc::MSG_DONTWAIT
         };
-        while self.armed.len() < BATCH {
-            self.armed.push(alloc());
-        }
-        let mut room = [0usize; BATCH];
-        for (i, pkt) in self.armed.iter_mut().enumerate() {
-            room[i] = pkt.tailroom();
-            let first = pkt.put(room[i]);
-            self.recv.iovs[i] = [
-                libc::iovec {
-                    iov_base: first.as_mut_ptr().cast(),
-                    iov_len: first.len(),
-                },
-                libc::iovec {
-                    iov_base: self.overflow[i].as_mut_ptr().cast(),
-                    iov_len: self.overflow[i].len(),
-                },
-            ];
+        for (i, slot) in self.armed.iter_mut().enumerate() {
+            if slot.is_some() {
+                continue;
+            }
+            let mut pkt = alloc();
+            self.room[i] = pkt.tailroom();
+            let first = pkt.put(self.room[i]);
+            self.recv.iovs[i][0] = libc::iovec {
+                iov_base: first.as_mut_ptr().cast(),
+                iov_len: first.len(),
+            };
             self.recv.msgs[i].msg_hdr.msg_namelen = SOCKADDR_STORAGE_LEN;
+            *slot = Some(pkt);
         }
         // SAFETY: the headers point at this device's address buffers and I/O vectors,
         // which point at the armed packets' tailrooms and the overflow buffers: all valid
@@ -175,26 +186,21 @@ impl UdpDevice {
                 std::ptr::null_mut::<libc::timespec>(),
             )
         };
-        let count = if n < 0 {
-            let e = io::Error::last_os_error();
-            for pkt in &mut self.armed {
-                pkt.truncate(0);
-            }
-            return Err(e);
-        } else {
-            n as usize
-        };
-        // The slots nothing arrived in stay armed, emptied again.
-        for pkt in &mut self.armed[count..] {
-            pkt.truncate(0);
+        if n < 0 {
+            // Every slot stays armed as it is.
+            return Err(io::Error::last_os_error());
         }
-        for (i, mut pkt) in self.armed.drain(..count).enumerate() {
-            let len = self.recv.msgs[i].msg_len as usize;
-            if len <= room[i] {
+        let count = n as usize;
+        for i in 0..count {
+            let Some(mut pkt) = self.armed[i].take() else {
+                continue; // cannot happen: every slot was armed before the call
+            };
+            let (len, room) = (self.recv.msgs[i].msg_len as usize, self.room[i]);
+            if len <= room {
                 pkt.truncate(len);
             } else {
                 // Longer than the packet's tailroom: the rest landed in the overflow.
-                pkt.put_slice(&self.overflow[i][..len - room[i]]);
+                pkt.put_slice(&self.overflow[i][..len - room]);
             }
             let from = from_sockaddr(&self.recv.names[i], self.recv.msgs[i].msg_hdr.msg_namelen);
             deliver(pkt, from);
