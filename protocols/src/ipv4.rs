@@ -5,15 +5,16 @@
 //! Options are carried through (and copied into fragments as RFC 791 says).
 //!
 //! Ports: `lower(iface)` to each interface's ARP instance (datagrams to send go down it,
-//! and received ones may come up it), `link(iface)` for received datagrams straight from
-//! the interface's link layer (receive only: [`crate::stack`] wires Ethernet's
-//! `upper(0x0800)` here, so received datagrams skip ARP), `upper(protocol)` to ICMP, UDP,
-//! TCP.
+//! and received ones may come up it), `link(iface)` to the interface's link layer
+//! directly ([`crate::stack`] connects Ethernet's `upper(0x0800)` here, so received
+//! datagrams skip ARP), `upper(protocol)` to ICMP, UDP, TCP.
 //!
 //! A router's IPv4 (wired by [`crate::stack`]) also learns from ARP's
 //! [`NEIGHBOUR_NOTICE`]s which neighbours are resolved, until when: a datagram it forwards
 //! to one of them gets `meta().link_dst` here and goes to Ethernet by `link(iface)`
-//! directly, as ARP would have sent it; every other datagram goes down `lower(iface)`. Upper protocols send with `meta().dst` (and optionally `meta().src`) set; packets
+//! directly, as ARP would have sent it; every other datagram goes down `lower(iface)`.
+//!
+//! Upper protocols send with `meta().dst` (and optionally `meta().src`) set; packets
 //! they receive carry the addresses in `meta().src`/`dst`, the IP header length in
 //! `meta().network_header_len` and the TOS octet in `meta().tos`. A datagram an upper
 //! protocol sends gets `meta().tos` as its TOS octet (Diffserv and ECN, RFC 2474 / 3168)

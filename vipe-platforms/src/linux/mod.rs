@@ -506,13 +506,7 @@ impl LinuxPlatform {
             }
             Backend::Udp(udp) => {
                 let (rx, spare) = (&mut self.rx, &mut self.spare);
-                let alloc = || match spare.pop() {
-                    Some(mut pkt) => {
-                        pkt.reset(RX_HEADROOM);
-                        pkt
-                    }
-                    None => pool.alloc_with_headroom(RX_HEADROOM),
-                };
+                let alloc = || rx_packet(spare, &pool);
                 udp.recv_batch(wait, alloc, |mut pkt, from| {
                     pkt.meta_mut().src = from;
                     rx.push(pkt);
@@ -642,6 +636,19 @@ impl LinuxPlatform {
     }
 }
 
+/// An empty packet to receive into: a spare one just written (emptied), or one from the
+/// pool.
+#[inline]
+fn rx_packet(spare: &mut Vec<Packet>, pool: &vipe_rt::PacketPool) -> Packet {
+    match spare.pop() {
+        Some(mut pkt) => {
+            pkt.reset(RX_HEADROOM);
+            pkt
+        }
+        None => pool.alloc_with_headroom(RX_HEADROOM),
+    }
+}
+
 /// Reads up to [`BATCH`] frames, each straight into a packet buffer (a spare one just
 /// written, or one from the pool: no allocation per frame). `Ok(true)` when the batch
 /// filled up (more may be waiting).
@@ -654,13 +661,7 @@ fn read_tap_batch(
 ) -> io::Result<bool> {
     let vnet = tap.offloads().is_some();
     for _ in 0..BATCH {
-        let mut pkt = match spare.pop() {
-            Some(mut pkt) => {
-                pkt.reset(RX_HEADROOM);
-                pkt
-            }
-            None => pool.alloc_with_headroom(RX_HEADROOM),
-        };
+        let mut pkt = rx_packet(spare, pool);
         let room = if vnet {
             // The pool's buffers grow to this once and are recycled at that size.
             pkt.tailroom().max(VNET_READ_ROOM)

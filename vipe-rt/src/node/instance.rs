@@ -101,17 +101,10 @@ impl<P: Protocol> Instance<P> {
         kind: HandlerKind,
         f: impl FnOnce(&mut P, &mut Cx<'_, P>),
     ) {
-        core.stats.events += 1;
         #[cfg(feature = "std")]
         {
             let outcome = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
-                let mut cx = Cx {
-                    core: &mut *core,
-                    timers: &mut self.timers,
-                    instance: id,
-                    first_port: self.first_port,
-                };
-                f(&mut self.proto, &mut cx)
+                self.run_unguarded(&mut *core, id, f)
             }));
             if let Err(payload) = outcome {
                 self.fail(core, id, kind, panic_message(payload.as_ref()));
@@ -120,17 +113,11 @@ impl<P: Protocol> Instance<P> {
         #[cfg(not(feature = "std"))]
         {
             let _ = kind;
-            let mut cx = Cx {
-                core,
-                timers: &mut self.timers,
-                instance: id,
-                first_port: self.first_port,
-            };
-            f(&mut self.proto, &mut cx)
+            self.run_unguarded(core, id, f)
         }
     }
 
-    /// Runs `f` as a handler with no panic guard (the caller has one).
+    /// Runs `f` as a handler with no panic guard (the caller has one, or is `run`).
     #[inline(always)]
     fn run_unguarded(
         &mut self,
